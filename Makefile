@@ -1,0 +1,62 @@
+# runnel — build, test, fuzz and benchmark. `make help` lists the targets.
+
+GO       ?= go
+FUZZTIME ?= 30s
+
+BIN     := bin/runnel
+PKG_CLI := github.com/runnel-io/runnel/ops/cli
+# Stamped into `runnel version`. Both fall back quietly outside a git
+# checkout or before the first commit.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+LDFLAGS := -X $(PKG_CLI).Version=$(VERSION) -X $(PKG_CLI).Commit=$(COMMIT)
+
+.PHONY: all help build run test fuzz bench clean
+
+all: build
+
+help:
+	@echo "make build   build the static binary $(BIN)"
+	@echo "make run     build, then run $(BIN)"
+	@echo "make test    go vet, then all tests with the race detector"
+	@echo "make fuzz    run each fuzz target in ./log for FUZZTIME (now $(FUZZTIME))"
+	@echo "make bench   Go benchmarks of ./log, then the logbench tool in benchmarks/"
+	@echo "make clean   remove build outputs"
+
+build:
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./ops/cmd/runnel
+
+run: build
+	./$(BIN)
+
+# -race needs cgo, hence a C compiler (gcc); CGO_ENABLED=1 makes a missing
+# compiler an explicit error instead of a silent cgo-off build.
+# Fuzz targets' seed corpora (testdata/fuzz) run here as ordinary tests.
+test:
+	$(GO) vet ./...
+	CGO_ENABLED=1 $(GO) test -race -timeout 30m ./...
+
+# One target at a time: go test -fuzz accepts a single target per run.
+fuzz:
+	@set -e; \
+	list=$$($(GO) test -list '^Fuzz' ./log); \
+	targets=$$(printf '%s\n' "$$list" | grep '^Fuzz' || true); \
+	if [ -z "$$targets" ]; then echo "fuzz: no fuzz targets in ./log"; exit 0; fi; \
+	for t in $$targets; do \
+		echo "fuzz: $$t for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz="^$${t}\$$" -fuzztime=$(FUZZTIME) ./log; \
+	done
+
+# benchmarks/ is its own module (github.com/runnel-io/runnel/benchmarks);
+# skip its tool until the module exists.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./log/...
+	@if [ -f benchmarks/go.mod ]; then \
+		echo "cd benchmarks && $(GO) run ./cmd/logbench"; \
+		cd benchmarks && $(GO) run ./cmd/logbench; \
+	else \
+		echo "bench: benchmarks/go.mod not found, skipping logbench"; \
+	fi
+
+clean:
+	rm -rf bin
