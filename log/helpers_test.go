@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/runnel-io/runnel/log/vfs"
 )
 
 // testBatch builds a RecordBatch of n records "key-<i>"/"value-<i>" with
@@ -107,4 +109,28 @@ type fixedClock struct{ t time.Time }
 func (c *fixedClock) now() time.Time          { return c.t }
 func (c *fixedClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
-var _ = io.EOF
+
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// noSyncFS skips fsyncs, for tests (fuzzing) that check logic, not
+// durability, and should not wait for the disk.
+type noSyncFS struct{ vfs.FS }
+
+type noSyncFile struct{ vfs.File }
+
+func (noSyncFile) Sync() error { return nil }
+
+func (f noSyncFS) wrap(file vfs.File, err error) (vfs.File, error) {
+	if err != nil {
+		return nil, err
+	}
+	return noSyncFile{file}, nil
+}
+
+func (f noSyncFS) Create(name string) (vfs.File, error) { return f.wrap(f.FS.Create(name)) }
+func (f noSyncFS) OpenReadWrite(name string) (vfs.File, error) {
+	return f.wrap(f.FS.OpenReadWrite(name))
+}
+func (f noSyncFS) Open(name string) (vfs.File, error) { return f.wrap(f.FS.Open(name)) }
+func (noSyncFS) SyncDir(string) error                 { return nil }

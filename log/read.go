@@ -113,12 +113,16 @@ func (l *Log) tryRead(off int64, lim ReadLimit) (_ *Slice, retry bool, _ error) 
 			next = segs[i+1]
 		}
 		sl, found, err := readSegment(s, next, t, off, maxOff, lim)
-		if err != nil || found {
-			if err != nil || sl.n == 0 {
+		if err != nil {
+			s.unref()
+			return nil, false, err
+		}
+		if found {
+			if sl.n == 0 {
 				s.unref()
 				sl.seg = nil
 			}
-			return sl, false, err
+			return sl, false, nil
 		}
 		s.unref()
 	}

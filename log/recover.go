@@ -67,6 +67,11 @@ func Open(dir string, opts ...Option) (*Log, error) {
 	}
 	last := segs[len(segs)-1]
 	end := last.w.next
+	if last.size.Load() > 0 {
+		// segment.ms counts from the reopening: the first append's time
+		// before the restart is not kept.
+		last.w.created = o.now()
+	}
 	l.segs.Store(&segs)
 	l.tail.Store(&tailState{seg: last, size: last.size.Load(), next: end})
 	l.startOffset.Store(min(max(start, segs[0].base), end))
@@ -277,8 +282,8 @@ func (s *segment) loadIndexes(active bool, intervalBytes int) error {
 		return err
 	} else if ok {
 		from = offsetEntryPos(e)
-		if from >= size {
-			return s.indexReset(fmt.Errorf("%w: last entry at %d past segment end %d", ErrCorruptIndex, from, size))
+		if err := s.checkEntry(from, s.base+offsetEntryRel(e)); err != nil {
+			return s.indexReset(err)
 		}
 	}
 	if e, ok, err := s.timeIdx.last(); err != nil {
@@ -301,6 +306,9 @@ func (s *segment) loadIndexes(active bool, intervalBytes int) error {
 	}
 	// Walk the tail from the last index entry; it was written before the
 	// clean shutdown, so a bad batch here means the index is wrong.
+	if err := s.checkActiveIndex(size); err != nil {
+		return s.indexReset(err)
+	}
 	s.offIdx.truncateWhere(func(e []byte) bool { return offsetEntryPos(e) >= from })
 	if from > 0 {
 		h, err := s.readHeaderAt(from, size)
@@ -418,4 +426,30 @@ func (s *segment) refill(buf []byte, pos int64, need int, size int64) ([]byte, i
 		return nil, 0, fmt.Errorf("log: read segment %d at %d: %w", s.base, pos, err)
 	}
 	return buf, pos, nil
+}
+
+// checkActiveIndex checks every entry of the active segment's in-memory
+// indexes: offsets and positions increasing and inside the segment.
+func (s *segment) checkActiveIndex(size int64) error {
+	s.offIdx.mu.RLock()
+	defer s.offIdx.mu.RUnlock()
+	s.timeIdx.mu.RLock()
+	defer s.timeIdx.mu.RUnlock()
+	prevRel, prevPos := int64(-1), int64(-1)
+	for e := s.offIdx.mu.mem; len(e) >= offsetEntrySize; e = e[offsetEntrySize:] {
+		rel, pos := offsetEntryRel(e), offsetEntryPos(e)
+		if rel <= prevRel || pos <= prevPos || pos >= size {
+			return fmt.Errorf("%w: segment %d: offset index entry (%d, %d) out of order", ErrCorruptIndex, s.base, rel, pos)
+		}
+		prevRel, prevPos = rel, pos
+	}
+	prevTs := int64(-1 << 63)
+	for e := s.timeIdx.mu.mem; len(e) >= timeEntrySize; e = e[timeEntrySize:] {
+		if ts := timeEntryTs(e); ts <= prevTs {
+			return fmt.Errorf("%w: segment %d: time index entry %d out of order", ErrCorruptIndex, s.base, ts)
+		} else {
+			prevTs = ts
+		}
+	}
+	return nil
 }

@@ -273,19 +273,34 @@ func (s *segment) readHeaderAt(pos, limit int64) (BatchHeader, error) {
 // batch is there.
 func (s *segment) translate(off, limit int64) (pos int64, h BatchHeader, found bool, err error) {
 	pos = 0
+	wantBase := int64(-1) // the base offset the index says is at pos
 	if off > s.base {
 		e, ok, err := s.offIdx.floor(off-s.base, offsetEntryRel)
 		if err != nil {
 			return 0, h, false, err
 		}
 		if ok {
-			pos = offsetEntryPos(e)
+			pos, wantBase = offsetEntryPos(e), s.base+offsetEntryRel(e)
+			if pos >= limit {
+				// off's batch starts at or after that entry's batch, which
+				// is past limit; make sure the entry is true.
+				if err := s.checkEntry(pos, wantBase); err != nil {
+					return 0, h, false, err
+				}
+				return limit, h, false, nil
+			}
 		}
 	}
 	for pos < limit {
 		h, err = s.readHeaderAt(pos, limit)
 		if err != nil {
 			return 0, h, false, err
+		}
+		if wantBase >= 0 {
+			if h.BaseOffset != wantBase {
+				return 0, h, false, corruptEntry(s.base, wantBase, h.BaseOffset)
+			}
+			wantBase = -1
 		}
 		if h.LastOffset() >= off {
 			return pos, h, true, nil
@@ -361,3 +376,19 @@ func (s *segment) timestampInBatch(pos int64, h *BatchHeader, target int64) (int
 // maxTimestamp is the largest batch max timestamp in the segment, -1 when
 // it has none. Safe for readers.
 func (s *segment) maxTimestamp() int64 { return s.maxTs.Load() }
+
+// checkEntry verifies that an index entry points at the batch it names.
+func (s *segment) checkEntry(pos, base int64) error {
+	h, err := s.readHeaderAt(pos, s.size.Load())
+	if err != nil {
+		return fmt.Errorf("%w: segment %d: entry for offset %d: %v", ErrCorruptIndex, s.base, base, err)
+	}
+	if h.BaseOffset != base {
+		return corruptEntry(s.base, base, h.BaseOffset)
+	}
+	return nil
+}
+
+func corruptEntry(seg, want, got int64) error {
+	return fmt.Errorf("%w: segment %d: entry for offset %d points at a batch at %d", ErrCorruptIndex, seg, want, got)
+}

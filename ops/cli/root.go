@@ -18,7 +18,8 @@ Kafka-compatible partition log.
 What exists today is the first piece: the partition log, a Go library
 (package github.com/runnel-io/runnel/log) that stores Kafka RecordBatch v2
 records in segment files on disk. It is used from Go code; this binary does
-not serve it yet.
+not serve it yet, but "runnel log dump DIR" verifies and summarises a log
+directory on disk.
 
 Planned, not yet built: a broker that speaks the Apache Kafka wire protocol
 (topics, replication, consumer groups), a typed stream DSL whose topologies
@@ -35,7 +36,7 @@ func NewRootCommand() *cobra.Command {
 		// Errors are printed once, by cobra; the usage text would bury them.
 		SilenceUsage: true,
 	}
-	root.AddCommand(newVersionCommand())
+	root.AddCommand(newVersionCommand(), newLogCommand())
 	return root
 }
 
