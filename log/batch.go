@@ -170,11 +170,15 @@ func checkBatchFields(h *BatchHeader) error {
 	if h.Compression() > CompressionZstd {
 		return fmt.Errorf("%w: unknown compression codec %d", ErrInvalidRecords, h.Compression())
 	}
-	// The smallest record is 7 bytes (length, attributes, three zero
-	// varints, two null lengths, zero headers) before compression; a
-	// compressed record cannot be under 1 byte either.
-	if int64(h.RecordCount) > int64(h.Length) {
-		return fmt.Errorf("%w: %d records cannot fit in %d bytes", ErrInvalidRecords, h.RecordCount, h.Length)
+	// The smallest record is recordSizeMin bytes before compression; a
+	// compressed batch may pack many more records than it has bytes, but
+	// never more than its decompressed size limit can hold.
+	space := int64(h.Size() - BatchHeaderSize)
+	if h.Compression() != CompressionNone {
+		space = recordsBytesMax
+	}
+	if int64(h.RecordCount) > space/recordSizeMin {
+		return fmt.Errorf("%w: %d records cannot fit in %d bytes", ErrInvalidRecords, h.RecordCount, space)
 	}
 	return nil
 }

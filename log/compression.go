@@ -147,6 +147,7 @@ var (
 func gunzip(src []byte, limit int) ([]byte, error) {
 	r := gzipReaders.Get().(*gzipReader)
 	defer gzipReaders.Put(r)
+	defer r.src.Reset(nil) // drop the reference to src before pooling
 	r.src.Reset(src)
 	if err := r.inner.Reset(&r.src); err != nil {
 		return nil, err
@@ -256,7 +257,15 @@ type lz4Reader struct {
 
 var (
 	lz4Readers = sync.Pool{New: func() any { return &lz4Reader{inner: lz4.NewReader(nil)} }}
-	lz4Writers = sync.Pool{New: func() any { return lz4.NewWriter(nil) }}
+	lz4Writers = sync.Pool{New: func() any {
+		// 64 KiB blocks, as the Java producer writes: a consumer
+		// allocates a block per batch it decompresses.
+		w := lz4.NewWriter(nil)
+		if err := w.Apply(lz4.BlockSizeOption(lz4.Block64Kb)); err != nil {
+			panic(err) // a constant option: cannot fail
+		}
+		return w
+	}}
 )
 
 func unlz4(src []byte, limit int) ([]byte, error) {
@@ -268,6 +277,7 @@ func unlz4(src []byte, limit int) ([]byte, error) {
 	// frame header.
 	out, err := readLimited(r.inner, limit, 4*len(src))
 	r.inner.Reset(nil) // release the block buffers to lz4's own pool
+	r.src.Reset(nil)
 	return out, err
 }
 

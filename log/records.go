@@ -243,7 +243,9 @@ func varintSize(x int64) int {
 // a batch keeping only some records at their offsets.
 //
 // The result passes ValidateBatch, and DecodeRecords reads records back.
-// On error, dst is returned unchanged.
+// On error, dst is returned unchanged. The records' bytes must not lie in
+// dst's spare capacity: DecodeRecords' results alias their batch, so
+// rewriting a batch in place needs a separate dst.
 func AppendBatch(dst []byte, h BatchHeader, records []Record, c Compression) ([]byte, error) {
 	rawSize, err := checkAppend(records, c)
 	if err != nil {

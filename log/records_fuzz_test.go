@@ -17,9 +17,9 @@ import (
 // The fuzz function rewrites each input's length and CRC before the second
 // pass, so that mutations reach the records rather than die at the CRC.
 func FuzzDecodeRecords(f *testing.F) {
-	for _, c := range allCodecs {
-		for _, records := range [][]Record{recordSets[5].records, recordSets[6].records, manyRecords(5, 40)} {
-			b, err := AppendBatch(nil, testHeader, records, c)
+	for _, c := range allCompressions {
+		for _, records := range [][]Record{recordSet("headers"), recordSet("offset gaps"), manyRecords(5, 40)} {
+			b, err := AppendBatch(nil, batchTemplate, records, c)
 			if err != nil {
 				f.Fatal(err)
 			}
@@ -31,7 +31,7 @@ func FuzzDecodeRecords(f *testing.F) {
 			f.Add(flipped)
 		}
 	}
-	f.Add(rawBatch(0, 0, CompressionNone, nil))
+	f.Add(handBatch(0, 0, CompressionNone, nil))
 
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = ValidateBatch(b)
@@ -95,4 +95,13 @@ func checkReencode(t *testing.T, h BatchHeader, records []Record) {
 			t.Fatalf("record %d re-encoded:\n got %s\nwant %s", i, fmtRecord(records2[i]), fmtRecord(records[i]))
 		}
 	}
+}
+
+func recordSet(name string) []Record {
+	for _, set := range recordSets {
+		if set.name == name {
+			return set.records
+		}
+	}
+	panic("no record set " + name)
 }
