@@ -258,16 +258,16 @@ func (l *Log) rollLocked() (*segment, error) {
 	t := l.tail.Load()
 	old := t.seg
 	if err := old.seal(); err != nil {
-		return nil, err
+		return nil, l.unsealLocked(old, err)
 	}
 	s, err := createSegment(l.fs, l.dir, t.next)
 	if err != nil {
-		return nil, err
+		return nil, l.unsealLocked(old, err)
 	}
 	if err := l.fs.SyncDir(l.dir); err != nil {
 		s.closeFiles()
 		l.fs.Remove(s.path(logSuffix))
-		return nil, fmt.Errorf("log: sync dir after roll: %w", err)
+		return nil, l.unsealLocked(old, fmt.Errorf("log: sync dir after roll: %w", err))
 	}
 	segs := append(slices.Clone(*l.segs.Load()), s)
 	l.segs.Store(&segs)
@@ -280,6 +280,18 @@ func (l *Log) rollLocked() (*segment, error) {
 		}
 	}()
 	return s, nil
+}
+
+// unsealLocked keeps the active segment active after a roll failed (cause)
+// once it was sealed, whole or in part: a later batch that fits goes to it
+// and must be indexed in memory and synced by Flush. If that cannot be
+// done the log is failed.
+func (l *Log) unsealLocked(active *segment, cause error) error {
+	if err := active.unseal(); err != nil {
+		l.mu.failed = fmt.Errorf("%w: roll: %w; unseal segment %d: %v", ErrLogFailed, cause, active.base, err)
+		return l.mu.failed
+	}
+	return cause
 }
 
 // maybeFlushLocked applies flush.messages and flush.ms.

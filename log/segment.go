@@ -237,6 +237,22 @@ func (s *segment) seal() error {
 	return nil
 }
 
+// unseal undoes seal, whole or in part (a roll that failed after sealing):
+// the indexes move back to memory so that the segment takes appends again,
+// and Flush syncs it again. The index files left on disk are rewritten by
+// the next seal. Writer only.
+func (s *segment) unseal() error {
+	if err := s.offIdx.loadToMem(); err != nil {
+		return err
+	}
+	if err := s.timeIdx.loadToMem(); err != nil {
+		return err
+	}
+	s.sealed.Store(false)
+	s.synced.Store(false)
+	return nil
+}
+
 // sync flushes the segment's data (and sealed indexes) to disk.
 func (s *segment) sync() error {
 	if err := s.file.Sync(); err != nil {
@@ -346,7 +362,10 @@ func (s *segment) findTimestamp(target int64, limit int64) (off, ts int64, found
 			return 0, 0, false, err
 		}
 		if h.MaxTimestamp >= target && !h.Control() {
-			return s.timestampInBatch(pos, &h, target)
+			off, ts, found, err := s.timestampInBatch(pos, &h, target)
+			if err != nil || found {
+				return off, ts, found, err
+			}
 		}
 		pos += int64(h.Size())
 	}
@@ -373,7 +392,10 @@ func (s *segment) timestampInBatch(pos int64, h *BatchHeader, target int64) (int
 			return h.BaseOffset + int64(r.OffsetDelta), ts, true, nil
 		}
 	}
-	return h.BaseOffset, h.MaxTimestamp, true, nil
+	// The header's max timestamp is not a record's: compaction removed
+	// that record (the rewritten batch keeps the header's), or the client
+	// sent it so. The search goes on past this batch.
+	return 0, 0, false, nil
 }
 
 // maxTimestamp is the largest batch max timestamp in the segment, -1 when
