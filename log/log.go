@@ -277,6 +277,9 @@ func (l *Log) rollLocked() (*segment, error) {
 		defer l.bg.Done()
 		if err := l.flushTo(s.base, false); err != nil {
 			l.logger.Error("log: flush rolled segment", "dir", l.dir, "segment", old.base, "err", err)
+			l.mu.Lock()
+			l.failSyncLocked(err)
+			l.mu.Unlock()
 		}
 	}()
 	return s, nil
@@ -306,11 +309,25 @@ func (l *Log) maybeFlushLocked(cfg *Config, now time.Time) error {
 
 func (l *Log) flushLocked(now time.Time) error {
 	if err := l.flushTo(l.tail.Load().next, false); err != nil {
-		return err
+		return l.failSyncLocked(err)
 	}
 	l.mu.unflushed = 0
 	l.mu.lastFlush = now
 	return nil
+}
+
+// failSyncLocked puts the log in the failed state after an fsync error:
+// the kernel may have dropped the dirty pages and a later fsync could
+// succeed without them, so nothing written since the last good fsync can
+// be trusted to be durable (Kafka takes the log directory offline; Open
+// recovers). The batch being appended, if any, may or may not be there
+// after the reopen: producers retry, and idempotent ones are deduplicated.
+func (l *Log) failSyncLocked(err error) error {
+	if l.mu.failed == nil {
+		l.mu.failed = fmt.Errorf("%w: fsync: %v", ErrLogFailed, err)
+		l.logger.Error("log: fsync failed, refusing writes until reopened", "dir", l.dir, "err", err)
+	}
+	return fmt.Errorf("%w: fsync: %w", ErrLogFailed, err)
 }
 
 // Flush writes every appended record to stable storage and records the
