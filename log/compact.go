@@ -80,7 +80,11 @@ func (l *Log) Compact() (CompactStats, error) {
 		if latest[hasher.sum(r.Key)] != h.BaseOffset+int64(r.OffsetDelta) {
 			return false
 		}
-		return r.Value != nil || h.BaseTimestamp+r.TimestampDelta >= tombstoneCutoff
+		ts := h.BaseTimestamp + r.TimestampDelta
+		if h.LogAppendTime() {
+			ts = h.MaxTimestamp // the broker's time, that of every record
+		}
+		return r.Value != nil || ts >= tombstoneCutoff
 	}
 	for _, s := range segs {
 		st.Segments++
@@ -226,6 +230,12 @@ func (l *Log) cleanSegment(s *segment, keep func(*BatchHeader, *Record) bool, in
 	})
 	if err != nil {
 		return fail(err)
+	}
+	if c.size.Load() == 0 {
+		// An emptied segment keeps its age (in its time index), so that
+		// retention.ms still deletes it and the segments after it.
+		c.w.maxTs, c.w.maxTsBase = s.maxTimestamp(), s.base
+		c.maxTs.Store(c.w.maxTs)
 	}
 	if err := c.sealTo(cleanedSuffix); err != nil {
 		return fail(err)

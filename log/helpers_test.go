@@ -109,8 +109,6 @@ type fixedClock struct{ t time.Time }
 func (c *fixedClock) now() time.Time          { return c.t }
 func (c *fixedClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
-
-
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // noSyncFS skips fsyncs, for tests (fuzzing) that check logic, not

@@ -42,6 +42,11 @@ func (l *Log) TruncateTo(off int64) error {
 		l.mu.failed = err
 		return err
 	}
+	if s.w.created.IsZero() && s.size.Load() > 0 {
+		// A segment loaded by Open is active again: segment.ms counts
+		// from now, as for the active segment at Open.
+		s.w.created = l.now()
+	}
 	removed := segs[keep:]
 	kept := slices.Clone(segs[:keep])
 	l.segs.Store(&kept)
@@ -123,8 +128,12 @@ func (l *Log) DeleteRecords(off int64) error {
 		return fmt.Errorf("log: write log start offset: %w", err)
 	}
 	l.startOffset.Store(off)
-	_, err := l.deleteSegmentsLocked(func(s, next *segment) bool { return next.base <= off }, "delete-records")
-	return err
+	if _, err := l.deleteSegmentsLocked(func(s, next *segment) bool { return next.base <= off }, "delete-records"); err != nil {
+		return err
+	}
+	// Even when no segment went, epochs below the new start are gone
+	// (Kafka's truncateFromStart on every log start offset increment).
+	return l.epochs.truncateFromStart(off)
 }
 
 // deleteSegmentsLocked deletes the oldest segments while pred holds, never
