@@ -4,7 +4,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
+	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/runnel-io/runnel/log/vfs"
 )
@@ -27,6 +30,9 @@ type index struct {
 		file vfs.File // the index file, once sealed
 		n    int      // number of entries
 	}
+	// summary caches the first entry of each page of a sealed index's
+	// file; nil until the first lookup, reset when the file goes.
+	summary atomic.Pointer[[]byte]
 }
 
 const (
@@ -64,33 +70,82 @@ func (ix *index) readEntryLocked(i int, buf []byte) error {
 	return nil
 }
 
+// indexPageBytes is the unit a sealed index is read in: one pread per
+// lookup, after an in-memory search of the pages' first entries.
+const indexPageBytes = 4096
+
+var indexPagePool = sync.Pool{New: func() any { return new([indexPageBytes]byte) }}
+
 // floor returns the last entry whose key (decoded by key) is <= target,
 // and false if every entry's key is greater (or there are none).
 func (ix *index) floor(target int64, key func([]byte) int64) ([]byte, bool, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	var buf [timeEntrySize]byte
-	lo, hi := 0, ix.mu.n // invariant: entries < lo are <= target, entries >= hi are > target
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if err := ix.readEntryLocked(mid, buf[:]); err != nil {
-			return nil, false, err
-		}
-		if key(buf[:ix.entrySize]) <= target {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
+	if ix.mu.file != nil {
+		return ix.floorFileLocked(target, key)
 	}
-	if lo == 0 {
+	es := ix.entrySize
+	i := searchEntries(ix.mu.mem[:ix.mu.n*es], es, target, key)
+	if i == 0 {
 		return nil, false, nil
 	}
-	if err := ix.readEntryLocked(lo-1, buf[:]); err != nil {
+	return slices.Clone(ix.mu.mem[(i-1)*es : i*es]), true, nil
+}
+
+// searchEntries returns how many of the entries in b have key <= target.
+func searchEntries(b []byte, es int, target int64, key func([]byte) int64) int {
+	return sort.Search(len(b)/es, func(i int) bool { return key(b[i*es:(i+1)*es]) > target })
+}
+
+// floorFileLocked searches a sealed index: the summary (the first entry
+// of every page, kept in memory: 40 KiB per 10 GiB of log) finds the page,
+// one pread reads it.
+func (ix *index) floorFileLocked(target int64, key func([]byte) int64) ([]byte, bool, error) {
+	sum, err := ix.summaryLocked()
+	if err != nil {
 		return nil, false, err
 	}
-	out := make([]byte, ix.entrySize)
-	copy(out, buf[:ix.entrySize])
-	return out, true, nil
+	es, pe := ix.entrySize, indexPageBytes/ix.entrySize
+	page := searchEntries(sum, es, target, key) - 1
+	if page < 0 {
+		return nil, false, nil
+	}
+	first, cnt := page*pe, min(pe, ix.mu.n-page*pe)
+	bp := indexPagePool.Get().(*[indexPageBytes]byte)
+	defer indexPagePool.Put(bp)
+	buf := bp[:cnt*es]
+	if _, err := ix.mu.file.ReadAt(buf, int64(first*es)); err != nil {
+		return nil, false, fmt.Errorf("log: read index %s page %d: %w", ix.mu.file.Name(), page, err)
+	}
+	i := searchEntries(buf, es, target, key)
+	if i == 0 { // the file changed under the summary: only corruption does that
+		return nil, false, fmt.Errorf("%w: %s page %d", ErrCorruptIndex, ix.mu.file.Name(), page)
+	}
+	return slices.Clone(buf[(i-1)*es : i*es]), true, nil
+}
+
+// summaryLocked returns the first entry of every page of a sealed index,
+// reading the file once, on first use.
+func (ix *index) summaryLocked() ([]byte, error) {
+	if p := ix.summary.Load(); p != nil {
+		return *p, nil
+	}
+	es, pe := ix.entrySize, indexPageBytes/ix.entrySize
+	pages := (ix.mu.n + pe - 1) / pe
+	sum := make([]byte, 0, pages*es)
+	const chunkPages = 16
+	chunk := make([]byte, chunkPages*indexPageBytes)
+	for page := 0; page < pages; page += chunkPages {
+		n := min(chunkPages*pe, ix.mu.n-page*pe) * es
+		if _, err := ix.mu.file.ReadAt(chunk[:n], int64(page*pe*es)); err != nil {
+			return nil, fmt.Errorf("log: read index %s: %w", ix.mu.file.Name(), err)
+		}
+		for off := 0; off < n; off += pe * es {
+			sum = append(sum, chunk[off:off+es]...)
+		}
+	}
+	ix.summary.Store(&sum)
+	return sum, nil
 }
 
 // last returns the last entry.
@@ -188,6 +243,7 @@ func (ix *index) loadToMem() error {
 	}
 	ix.mu.file.Close()
 	ix.mu.file = nil
+	ix.summary.Store(nil)
 	ix.mu.mem = mem
 	return nil
 }
@@ -210,6 +266,7 @@ func (ix *index) close() error {
 	}
 	err := ix.mu.file.Close()
 	ix.mu.file = nil
+	ix.summary.Store(nil)
 	return err
 }
 

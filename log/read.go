@@ -3,6 +3,7 @@ package log
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 )
 
@@ -40,7 +41,7 @@ func (s *Slice) AppendTo(dst []byte) ([]byte, error) {
 		return dst, nil
 	}
 	start := len(dst)
-	dst = append(dst, make([]byte, s.n)...)
+	dst = slices.Grow(dst, int(s.n))[:start+int(s.n)]
 	if err := s.seg.readAt(dst[start:], s.pos); err != nil {
 		return dst[:start], err
 	}
