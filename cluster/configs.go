@@ -122,7 +122,9 @@ var topicConfigs = []topicConfig{
 	{"flush.messages", "LONG", func(c *Config) string { return flushString(c.LogDefaults.FlushMessages) }, checkLong(1),
 		func(t *topicSettings, s string) { t.log.FlushMessages = parseFlush(s) }, "log.flush.interval.messages"},
 	{"flush.ms", "LONG", func(c *Config) string { return flushString(c.LogDefaults.FlushInterval.Milliseconds()) }, checkLong(0),
-		func(t *topicSettings, s string) { t.log.FlushInterval = time.Duration(parseFlush(s)) * time.Millisecond }, "log.flush.interval.ms"},
+		func(t *topicSettings, s string) {
+			t.log.FlushInterval = time.Duration(parseFlush(s)) * time.Millisecond
+		}, "log.flush.interval.ms"},
 	{"index.interval.bytes", "INT", func(c *Config) string { return strconv.Itoa(c.LogDefaults.IndexIntervalBytes) }, checkInt(0),
 		func(t *topicSettings, s string) { t.log.IndexIntervalBytes, _ = strconv.Atoi(s) }, "log.index.interval.bytes"},
 	{"min.insync.replicas", "INT", func(*Config) string { return "1" }, checkInt(1),

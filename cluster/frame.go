@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -37,18 +38,29 @@ func readFrame(r io.Reader, max int32, buf []byte) ([]byte, error) {
 	if n < 8 {
 		return nil, fmt.Errorf("%w: %d bytes is shorter than a header", ErrFrameMalformed, n)
 	}
-	if cap(buf) < int(n) {
-		buf = make([]byte, n)
-	}
-	buf = buf[:n]
-	if _, err := io.ReadFull(r, buf); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+	// Grow the buffer as the body arrives instead of trusting the size: a
+	// peer that claims the limit and sends nothing must not cost the limit
+	// in memory, or a few hundred such connections exhaust it.
+	buf = buf[:0]
+	for len(buf) < int(n) {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(int(n)-len(buf), 3*len(buf)+frameChunkBytes))
 		}
-		return nil, err
+		k, err := io.ReadFull(r, buf[len(buf):min(cap(buf), int(n))])
+		buf = buf[:len(buf)+k]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
 	}
 	return buf, nil
 }
+
+// frameChunkBytes is the first allocation for a frame's body (most frames
+// fit); it grows fourfold as the bytes arrive.
+const frameChunkBytes = 64 << 10
 
 // parseRequest decodes a frame's header and body. A known key at an
 // unsupported version is returned with errUnsupportedVersion so that the

@@ -42,6 +42,11 @@ func newPartition(topic string, index int32, l *rlog.Log, s topicSettings) (*par
 	ch := make(chan struct{})
 	p.notify.Store(&ch)
 	l.SetHighWatermark(l.EndOffset())
+	// A leader starts its epoch at the log end, as Kafka's does, so that
+	// OffsetForLeaderEpoch places the epoch even before the first append.
+	if err := l.AssignEpoch(p.leaderEpoch); err != nil {
+		return nil, fmt.Errorf("cluster: %s-%d: leader epoch: %w", topic, index, err)
+	}
 	ps, err := loadProducerState(l)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %s-%d: producer state: %w", topic, index, err)
@@ -88,6 +93,13 @@ func (p *partition) produce(batch []byte, now time.Time) produceResult {
 	res := produceResult{baseOffset: -1, logAppendTime: -1}
 	h, err := rlog.ValidateBatch(batch)
 	if err != nil {
+		res.err, res.msg = batchErrorCode(err), err.Error()
+		return res
+	}
+	// The CRC only proves the bytes are the client's: decode the records
+	// too, as Kafka does, so that no consumer and no compaction of this
+	// log ever meets a batch it cannot read.
+	if _, _, err := rlog.DecodeRecords(batch); err != nil {
 		res.err, res.msg = batchErrorCode(err), err.Error()
 		return res
 	}

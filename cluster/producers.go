@@ -63,8 +63,13 @@ func (s *producerState) check(h *rlog.BatchHeader) (dup bool, off int64, err *ke
 	}
 	e, ok := s.producers[h.ProducerID]
 	switch {
-	case !ok || h.ProducerEpoch > e.Epoch:
-		// A new producer, or a new epoch of one: sequences start at 0.
+	case !ok:
+		// A producer this partition has no state for: its batches may
+		// have been deleted by retention, so any sequence is accepted and
+		// starts the state (as Kafka does since KIP-360).
+		return false, -1, nil
+	case h.ProducerEpoch > e.Epoch:
+		// A new epoch of a known producer: sequences start at 0.
 		if h.BaseSequence != 0 {
 			return false, -1, kerr.OutOfOrderSequenceNumber
 		}
@@ -218,4 +223,12 @@ func (p *producerIDs) next() (int64, error) {
 	id := p.mu.next
 	p.mu.next++
 	return id, nil
+}
+
+// issued reports whether next has handed out id, in this run or an earlier
+// one (ids below the persisted block end count as handed out).
+func (p *producerIDs) issued(id int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return id >= 0 && id < p.mu.next
 }

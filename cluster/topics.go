@@ -363,27 +363,28 @@ func (s *topicStore) addPartitions(name string, n int32, validateOnly bool) erro
 	return nil
 }
 
-// setConfigs replaces (incremental=false) or updates a topic's configs;
-// a nil value in updates deletes that config.
-func (s *topicStore) setConfigs(name string, updates map[string]*string, incremental, validateOnly bool) error {
+// setConfigs replaces a topic's configs with what edit makes of a copy of
+// the current ones, then checks, persists and applies them. edit runs
+// under the store's lock (it must not block or call the store), so
+// concurrent changes of one topic never lose each other's updates.
+// validateOnly checks everything and changes nothing.
+func (s *topicStore) setConfigs(name string, edit func(cur map[string]string) (map[string]string, error), validateOnly bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.mu.byName[name]
 	if !ok {
 		return fmt.Errorf("%w: %s", errUnknownTopic, name)
 	}
-	next := map[string]string{}
-	if incremental {
-		for k, v := range t.configs {
-			next[k] = v
-		}
+	cur := make(map[string]string, len(t.configs))
+	for k, v := range t.configs {
+		cur[k] = v
 	}
-	for k, v := range updates {
-		if v == nil {
-			delete(next, k)
-		} else {
-			next[k] = *v
-		}
+	next, err := edit(cur)
+	if err != nil {
+		return err
+	}
+	if next == nil {
+		next = map[string]string{}
 	}
 	if err := checkTopicConfigs(next); err != nil {
 		return err

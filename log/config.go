@@ -3,6 +3,7 @@ package log
 import (
 	"fmt"
 	stdlog "log/slog"
+	"strings"
 	"time"
 
 	"github.com/runnel-io/runnel/log/vfs"
@@ -33,15 +34,18 @@ func (p CleanupPolicy) String() string {
 
 // ParseCleanupPolicy parses Kafka's cleanup.policy syntax.
 func ParseCleanupPolicy(s string) (CleanupPolicy, error) {
-	switch s {
-	case "delete":
-		return CleanupDelete, nil
-	case "compact":
-		return CleanupCompact, nil
-	case "compact,delete", "delete,compact":
-		return CleanupCompactDelete, nil
+	var p CleanupPolicy
+	for _, part := range strings.Split(s, ",") {
+		switch strings.TrimSpace(part) {
+		case "delete":
+			p |= CleanupDelete
+		case "compact":
+			p |= CleanupCompact
+		default:
+			return 0, fmt.Errorf("log: unknown cleanup.policy %q", s)
+		}
 	}
-	return 0, fmt.Errorf("log: unknown cleanup.policy %q", s)
+	return p, nil
 }
 
 // Config holds a log's settings, named after the Kafka topic configs they
