@@ -100,7 +100,9 @@ func (b *Broker) newFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, vers
 		for j := range rt.Partitions {
 			rp, sp := &rt.Partitions[j], &st.Partitions[j]
 			*sp = kmsg.NewFetchResponseTopicPartition()
-			sp.Partition = rp.Partition
+			// Empty, not null, as Kafka sends it: librdkafka (kcat) refuses a
+			// null record set ("invalid MessageSetSize -1").
+			sp.Partition, sp.RecordBatches = rp.Partition, []byte{}
 			fp := fetchPart{req: rp, out: sp}
 			if rp.Partition >= 0 && int(rp.Partition) < len(parts) {
 				fp.p = parts[rp.Partition]
@@ -190,7 +192,7 @@ func waitAny(ctx context.Context, timer <-chan time.Time, waits []<-chan struct{
 		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w)})
 	}
 	chosen, _, _ := reflect.Select(cases)
-	return chosen >= 99
+	return chosen >= 2
 }
 
 // read makes one pass over the partitions, keeping a Slice for each, and

@@ -43,14 +43,13 @@ func init() { register(2, 1, 8, handleListOffsets) }
 // special timestamp.
 var listOffsetsMinVersion = map[int64]int16{-1: 1, -2: 1, -3: 7, -4: 8}
 
-type topicPartition struct {
-	topic     string
-	partition int32
-}
-
 func handleListOffsets(b *Broker, _ *clientConn, h requestHeader, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.ListOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	type topicPartition struct {
+		topic     string
+		partition int32
+	}
 	seen := map[topicPartition]int{}
 	for _, rt := range req.Topics {
 		for _, rp := range rt.Partitions {

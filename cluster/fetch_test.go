@@ -522,6 +522,9 @@ func TestFetchLongPollTimesOut(t *testing.T) {
 		if sp.ErrorCode != 0 || len(sp.RecordBatches) != 0 || sp.HighWatermark != 0 {
 			t.Fatalf("partition %d: error %d, %d bytes, high watermark %d", sp.Partition, sp.ErrorCode, len(sp.RecordBatches), sp.HighWatermark)
 		}
+		if sp.RecordBatches == nil {
+			t.Fatalf("partition %d: a null record set (librdkafka refuses it), not an empty one", sp.Partition)
+		}
 	}
 }
 

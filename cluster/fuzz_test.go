@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -124,6 +125,7 @@ func FuzzParseRequest(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, frame []byte) {
+		defer watchdog(frame)()
 		h, req, err := parseRequest(frame)
 		if err != nil {
 			if !errors.Is(err, ErrFrameMalformed) && !errors.Is(err, errUnsupportedVersion) {
@@ -175,6 +177,7 @@ func FuzzProduce(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, records []byte, fixHeader, logAppendTime bool) {
+		defer watchdog(records)()
 		records = bytes.Clone(records)
 		if fixHeader && len(records) >= rlog.BatchHeaderSize {
 			binary.BigEndian.PutUint32(records[8:], uint32(len(records)-12))
@@ -319,4 +322,17 @@ func seedBatches(t testing.TB) [][]byte {
 	ctl.Attributes = 0x30 // transactional control batch: refused
 	add(ctl, recs[:1], rlog.CompressionNone)
 	return out
+}
+
+// watchdog crashes the fuzzing process if one input takes over a few
+// seconds, so that the fuzzer reports and keeps it: a hang is a finding.
+// Call the returned function when the input is done.
+func watchdog(input []byte) func() {
+	start := time.Now()
+	t := time.AfterFunc(5*time.Second, func() {
+		msg := fmt.Sprintf("cluster: one fuzz input ran for %v: %x", time.Since(start), input)
+		os.WriteFile("/tmp/fz/watchdog.txt", []byte(msg), 0o644) // TEMP
+		panic(msg)
+	})
+	return func() { t.Stop() }
 }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -293,7 +294,7 @@ func TestDeleteRecords(t *testing.T) {
 	if resps, err = adm.DeleteRecords(ctx, del); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := resps.Lookup(tv.name, 0); !errorIs(r.Err, kerr.OffsetOutOfRange) {
+	if r, _ := resps.Lookup(tv.name, 0); !errors.Is(r.Err, kerr.OffsetOutOfRange) {
 		t.Fatalf("delete above the high watermark: %v", r.Err)
 	}
 	if r, _ := resps.Lookup(tv.name, 1); r.Err != nil || r.LowWatermark != 2 {
@@ -310,11 +311,6 @@ func TestDeleteRecords(t *testing.T) {
 	if sp := w.listOffset(tv.name, 1, -2, 8); sp.Offset != 2 {
 		t.Fatalf("earliest offset of an emptied partition: %d", sp.Offset)
 	}
-}
-
-func errorIs(err error, want *kerr.Error) bool {
-	e, ok := err.(*kerr.Error)
-	return ok && e == want
 }
 
 // TestLeaderEpochs: OffsetForLeaderEpoch at every version, epoch fencing
