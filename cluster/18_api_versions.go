@@ -23,8 +23,20 @@ func handleApiVersions(b *Broker, _ *clientConn, h requestHeader, req kmsg.Reque
 	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
 	for _, k := range keys {
 		v := kmsg.NewApiVersionsResponseApiKey()
-		v.ApiKey, v.MinVersion, v.MaxVersion = k, apis[k].min, apis[k].max
+		v.ApiKey, v.MinVersion, v.MaxVersion = k, advertisedMin(k), apis[k].max
 		resp.ApiKeys = append(resp.ApiKeys, v)
 	}
 	return resp, nil
+}
+
+// advertisedMin is the lowest version ApiVersions lists for an API. Produce
+// lists v0 though only v3+ is served (a v0-2 request closes the connection),
+// as Kafka 4 does (KAFKA-18659): librdkafka (kcat) checks for Produce v0
+// before it compresses with gzip, snappy or lz4, and silently sends
+// uncompressed batches to a broker that does not list it.
+func advertisedMin(k int16) int16 {
+	if k == 0 {
+		return 0
+	}
+	return apis[k].min
 }

@@ -36,8 +36,8 @@ type partition struct {
 	notify atomic.Pointer[chan struct{}]
 }
 
-func newPartition(topic string, index int32, l *rlog.Log, s topicSettings) (*partition, error) {
-	p := &partition{topic: topic, index: index, log: l, replicas: []int32{0}, isr: []int32{0}}
+func newPartition(topic string, index int32, l *rlog.Log, s topicSettings, node int32) (*partition, error) {
+	p := &partition{topic: topic, index: index, log: l, replicas: []int32{node}, isr: []int32{node}}
 	p.mu.settings = s
 	ch := make(chan struct{})
 	p.notify.Store(&ch)
@@ -136,6 +136,23 @@ func (p *partition) produce(batch []byte, now time.Time) produceResult {
 	p.signal()
 	res.baseOffset = ar.BaseOffset
 	return res
+}
+
+// appendInternal appends a batch the broker built itself (the records of
+// __consumer_offsets), then advances the high watermark and wakes fetches.
+// Internal batches have no producer id, so no sequence is checked.
+func (p *partition) appendInternal(batch []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mu.deleted {
+		return rlog.ErrClosed
+	}
+	if _, err := p.log.Append(batch, p.leaderEpoch); err != nil {
+		return err
+	}
+	p.log.SetHighWatermark(p.log.EndOffset())
+	p.signal()
+	return nil
 }
 
 // batchErrorCode maps the log's errors to Kafka's codes.

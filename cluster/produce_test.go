@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	rlog "github.com/runnel-io/runnel/log"
 )
@@ -50,5 +51,39 @@ func TestProduceAutoCreate(t *testing.T) {
 	}
 	if n != 100 {
 		t.Fatalf("log holds %d records, want 100", n)
+	}
+}
+
+// TestMetadataNodeID: a broker with a node id other than 0 names itself
+// as leader, replica and in-sync replica of every partition.
+func TestMetadataNodeID(t *testing.T) {
+	tb := startBroker(t, "", func(c *Config) { c.NodeID = 3 })
+	cl := newClient(t, tb)
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr("nodes")
+	req.Topics = append(req.Topics, rt)
+	req.AllowAutoTopicCreation = true
+	resp, err := req.RequestWith(testCtx(t), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Brokers) != 1 || resp.Brokers[0].NodeID != 3 || resp.ControllerID != 3 {
+		t.Fatalf("brokers %+v, controller %d", resp.Brokers, resp.ControllerID)
+	}
+	var found bool
+	for _, mt := range resp.Topics {
+		if mt.Topic == nil || *mt.Topic != "nodes" {
+			continue
+		}
+		found = true
+		for _, p := range mt.Partitions {
+			if p.Leader != 3 || len(p.Replicas) != 1 || p.Replicas[0] != 3 || len(p.ISR) != 1 || p.ISR[0] != 3 {
+				t.Fatalf("partition %d: leader %d replicas %v isr %v", p.Partition, p.Leader, p.Replicas, p.ISR)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("topic nodes missing from metadata")
 	}
 }

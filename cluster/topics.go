@@ -147,7 +147,7 @@ func (s *topicStore) openPartition(t *topic, i int32) (*partition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: open %s-%d: %w", t.name, i, err)
 	}
-	p, err := newPartition(t.name, i, l, t.settings)
+	p, err := newPartition(t.name, i, l, t.settings, s.cfg.NodeID)
 	if err != nil {
 		l.Close()
 		return nil, err
