@@ -24,7 +24,7 @@ help:
 	@echo "make run     build, then run a broker on $(RUN_LISTEN) with its data in $(RUN_DATA_DIR)"
 	@echo "make test    go vet, then all tests with the race detector"
 	@echo "make interop kcat and kafka-python against a real broker (installs them with apt-get)"
-	@echo "make fuzz    run each fuzz target in ./log for FUZZTIME (now $(FUZZTIME))"
+	@echo "make fuzz    run each fuzz target of $(FUZZPKGS) for FUZZTIME (now $(FUZZTIME))"
 	@echo "make bench   Go benchmarks of ./log, then the logbench tool in benchmarks/"
 	@echo "make clean   remove build outputs"
 
@@ -53,14 +53,15 @@ test:
 	CGO_ENABLED=1 $(GO) test -race -timeout 30m ./...
 
 # One target at a time: go test -fuzz accepts a single target per run.
+FUZZPKGS ?= ./log ./cluster ./cluster/group
 fuzz:
 	@set -e; \
-	list=$$($(GO) test -list '^Fuzz' ./log); \
-	targets=$$(printf '%s\n' "$$list" | grep '^Fuzz' || true); \
-	if [ -z "$$targets" ]; then echo "fuzz: no fuzz targets in ./log"; exit 0; fi; \
-	for t in $$targets; do \
-		echo "fuzz: $$t for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz="^$${t}\$$" -fuzztime=$(FUZZTIME) ./log; \
+	for pkg in $(FUZZPKGS); do \
+		list=$$($(GO) test -list '^Fuzz' $$pkg); \
+		for t in $$(printf '%s\n' "$$list" | grep '^Fuzz' || true); do \
+			echo "fuzz: $$pkg $$t for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz="^$${t}\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+		done; \
 	done
 
 # benchmarks/ is its own module (github.com/runnel-io/runnel/benchmarks);

@@ -128,16 +128,16 @@ func TestFrameSizeClaimsAtDefaultLimit(t *testing.T) {
 
 // TestReadFrameGrowsWithTheBody is the unit form of the property above.
 func TestReadFrameGrowsWithTheBody(t *testing.T) {
-	const max = 100 << 20
+	const limit = 100 << 20
 	for _, sent := range []int{0, 100, 1 << 20} {
-		in := append(sizePrefix(max), make([]byte, sent)...)
+		in := append(sizePrefix(limit), make([]byte, sent)...)
 		var err error
-		alloc := allocatedDuring(func() { _, err = readFrame(bytes.NewReader(in), max, nil) })
+		alloc := allocatedDuring(func() { _, err = readFrame(bytes.NewReader(in), limit, nil) })
 		if !errors.Is(err, io.ErrUnexpectedEOF) {
-			t.Fatalf("sent %d of %d: %v, want io.ErrUnexpectedEOF", sent, max, err)
+			t.Fatalf("sent %d of %d: %v, want io.ErrUnexpectedEOF", sent, limit, err)
 		}
 		if alloc > uint64(8*sent+256<<10) {
-			t.Fatalf("sent %d bytes of a %d-byte frame: %d bytes allocated", sent, max, alloc)
+			t.Fatalf("sent %d bytes of a %d-byte frame: %d bytes allocated", sent, limit, alloc)
 		}
 	}
 	// A whole frame still reads back exactly, however its bytes arrive.
@@ -149,7 +149,7 @@ func TestReadFrameGrowsWithTheBody(t *testing.T) {
 			readers = append(readers, iotest.OneByteReader(bytes.NewReader(in)))
 		}
 		for _, r := range readers {
-			frame, err := readFrame(r, max, nil)
+			frame, err := readFrame(r, limit, nil)
 			if err != nil || !bytes.Equal(frame, body) {
 				t.Fatalf("read a %d-byte frame through %T: %d bytes, %v", n, r, len(frame), err)
 			}
@@ -308,7 +308,7 @@ func TestProduceRejectsBadBatches(t *testing.T) {
 		})
 	}
 
-	t.Run("client with large batches", func(t *testing.T) {
+	t.Run("franz-go with a large batch limit", func(t *testing.T) {
 		// franz-go refuses a record over ProducerBatchMaxBytes itself; set
 		// it high so that the broker is the one to refuse.
 		var hook produceWrites
@@ -481,7 +481,7 @@ func apiVersions(t testing.TB, c net.Conn, version int16) []kmsg.ApiVersionsResp
 		t.Fatalf("ApiVersions v%d: %v", version, kerr.ErrorForCode(resp.ErrorCode))
 	}
 	for _, k := range resp.ApiKeys {
-		if a, ok := apis[k.ApiKey]; !ok || a.min != k.MinVersion || a.max != k.MaxVersion {
+		if a, ok := apis[k.ApiKey]; !ok || advertisedMin(k.ApiKey) != k.MinVersion || a.max != k.MaxVersion {
 			t.Fatalf("ApiVersions lists %s %d-%d", kmsg.NameForKey(k.ApiKey), k.MinVersion, k.MaxVersion)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime/debug"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -32,6 +33,14 @@ type clientConn struct {
 func (b *Broker) serveConn(c net.Conn) {
 	r := bufio.NewReaderSize(c, 64<<10)
 	cc := &clientConn{remote: c.RemoteAddr().String()}
+	// A bug in one handler closes that connection, not the broker (as
+	// net/http does); it is logged with its stack to be fixed.
+	defer func() {
+		if v := recover(); v != nil {
+			b.logger.Error("cluster: handler panicked; closing the connection", "remote", cc.remote,
+				"client", cc.clientID, "panic", v, "stack", string(debug.Stack()))
+		}
+	}()
 	var out []byte
 	for {
 		c.SetReadDeadline(time.Now().Add(connIdleTimeout))

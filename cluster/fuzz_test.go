@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -175,6 +174,9 @@ func FuzzProduce(f *testing.F) {
 		f.Add(flipBit(b, len(b)/2), false, false)
 		f.Add(append(bytes.Clone(b), b...), false, false)
 	}
+	// The idempotent batch again: a retry, answered with its first offset.
+	idem := seedBatches(f)[rlog.CompressionZstd+1]
+	f.Add(idem, false, false)
 
 	f.Fuzz(func(t *testing.T, records []byte, fixHeader, logAppendTime bool) {
 		defer watchdog(records)()
@@ -187,13 +189,13 @@ func FuzzProduce(f *testing.F) {
 		if logAppendTime {
 			p = parts[1]
 		}
-		before := snapshotEnds(p)
+		before := logEndsOf(p)
 		rp := kmsg.NewProduceRequestTopicPartition()
 		rp.Records = records
 		req := kmsg.NewPtrProduceRequest()
 		req.Acks = -1
 		res := tb.producePartition(req, p.topic, &rp, time.Now())
-		after := snapshotEnds(p)
+		after := logEndsOf(p)
 		if res.err != nil {
 			if after != before {
 				t.Fatalf("refused (%v: %s), yet the log went from %v to %v", res.err, res.msg, before, after)
@@ -208,9 +210,18 @@ func FuzzProduce(f *testing.F) {
 			if h.ProducerID < 0 || res.baseOffset < before.start || res.baseOffset >= before.end {
 				t.Fatalf("accepted, log unchanged, offset %d of [%d, %d), producer %d", res.baseOffset, before.start, before.end, h.ProducerID)
 			}
+			orig, err := p.log.ReadBatches(res.baseOffset, 1, before.end)
+			if err != nil {
+				t.Fatalf("read the original of a retry at %d: %v", res.baseOffset, err)
+			}
+			oh, err := rlog.ParseBatchHeader(orig)
+			if err != nil || oh.BaseOffset != res.baseOffset || oh.ProducerID != h.ProducerID || oh.BaseSequence != h.BaseSequence {
+				t.Fatalf("retry of producer %d seq %d answered with offset %d, which holds producer %d seq %d at %d (%v)",
+					h.ProducerID, h.BaseSequence, res.baseOffset, oh.ProducerID, oh.BaseSequence, oh.BaseOffset, err)
+			}
 			return
 		}
-		want := snapshot{start: before.start, end: before.end + int64(h.LastOffsetDelta) + 1, size: before.size + int64(len(records))}
+		want := logEnds{start: before.start, end: before.end + int64(h.LastOffsetDelta) + 1, size: before.size + int64(len(records))}
 		want.hw = want.end
 		if res.baseOffset != before.end || after != want {
 			t.Fatalf("accepted at %d: log went from %v to %v, want %v", res.baseOffset, before, after, want)
@@ -235,14 +246,14 @@ func FuzzProduce(f *testing.F) {
 	})
 }
 
-// snapshot is a partition log's offsets and size: cheap enough per exec.
-type snapshot struct{ start, end, hw, size int64 }
+// logEnds is a partition log's offsets and size: cheap enough per exec.
+type logEnds struct{ start, end, hw, size int64 }
 
-func snapshotEnds(p *partition) snapshot {
-	return snapshot{p.log.StartOffset(), p.log.EndOffset(), p.log.HighWatermark(), p.log.Size()}
+func logEndsOf(p *partition) logEnds {
+	return logEnds{p.log.StartOffset(), p.log.EndOffset(), p.log.HighWatermark(), p.log.Size()}
 }
 
-func (s snapshot) String() string {
+func (s logEnds) String() string {
 	return fmt.Sprintf("[%d, %d) hw %d, %d bytes", s.start, s.end, s.hw, s.size)
 }
 
@@ -324,15 +335,13 @@ func seedBatches(t testing.TB) [][]byte {
 	return out
 }
 
-// watchdog crashes the fuzzing process if one input takes over a few
-// seconds, so that the fuzzer reports and keeps it: a hang is a finding.
-// Call the returned function when the input is done.
+// watchdog crashes the process if one input takes over 10 s (they take
+// microseconds), so that the fuzzer reports and keeps it: a hang is a
+// finding. Call the returned function when the input is done.
 func watchdog(input []byte) func() {
 	start := time.Now()
-	t := time.AfterFunc(5*time.Second, func() {
-		msg := fmt.Sprintf("cluster: one fuzz input ran for %v: %x", time.Since(start), input)
-		os.WriteFile("/tmp/fz/watchdog.txt", []byte(msg), 0o644) // TEMP
-		panic(msg)
+	t := time.AfterFunc(10*time.Second, func() {
+		panic(fmt.Sprintf("cluster: one fuzz input ran for %v: %x", time.Since(start), input))
 	})
 	return func() { t.Stop() }
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -85,5 +86,28 @@ func TestMetadataNodeID(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("topic nodes missing from metadata")
+	}
+}
+
+// TestHandlerPanicClosesOnlyItsConnection: a handler that panics closes
+// its connection and is logged; the broker goes on serving others.
+func TestHandlerPanicClosesOnlyItsConnection(t *testing.T) {
+	const key = 60 // DescribeCluster
+	orig := apis[key]
+	t.Cleanup(func() { apis[key] = orig })
+	apis[key] = apiSpec{min: orig.min, max: orig.max, handle: func(*Broker, *clientConn, requestHeader, kmsg.Request) (kmsg.Response, error) {
+		panic("boom")
+	}}
+	tb := startBroker(t, "", nil)
+	cl := newClient(t, tb, kgo.DefaultProduceTopic("alive"), kgo.AllowAutoTopicCreation())
+	ctx := testCtx(t)
+	if _, err := kmsg.NewPtrDescribeClusterRequest().RequestWith(ctx, cl); err == nil {
+		t.Fatal("a panicking handler answered")
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("still here")}).FirstErr(); err != nil {
+		t.Fatalf("produce after a handler panic: %v", err)
+	}
+	if !strings.Contains(tb.logs.String(), "handler panicked") {
+		t.Fatal("the panic was not logged")
 	}
 }
