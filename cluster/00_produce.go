@@ -17,7 +17,9 @@ import (
 // numbers, and appended as sent; LogAppendTime topics have its timestamp
 // set by the broker. acks 0 sends no response; acks 1 and -1 (all) answer
 // once the batch is in the log: with one replica the leader is the whole
-// in-sync set. Transactions (KIP-98 transactional batches) are refused.
+// in-sync set. Transactions (KIP-98 transactional batches) are refused,
+// and so are appends to an internal topic (__consumer_offsets:
+// INVALID_TOPIC_EXCEPTION), which only the broker writes, as in Kafka.
 //
 // Version notes: v5 LogStartOffset, v8 per-record errors and ErrorMessage,
 // v9 flexible.
@@ -61,6 +63,10 @@ func (b *Broker) producePartition(req *kmsg.ProduceRequest, topic string, rp *km
 	p, ok := b.topics.partition(topic, rp.Partition)
 	if !ok {
 		res.err = kerr.UnknownTopicOrPartition
+		return res
+	}
+	if isInternalTopic(topic) { // as Kafka: only the broker writes there
+		res.err, res.msg = kerr.InvalidTopicException, "cannot append to internal topic "+topic
 		return res
 	}
 	it := rlog.NewBatchIter(rp.Records)

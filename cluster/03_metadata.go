@@ -15,6 +15,7 @@ import (
 // auto.create.topics.enable is set and the request allows it (always
 // before v4, AllowAutoTopicCreation from v4), with num.partitions
 // partitions; an invalid name answers INVALID_TOPIC_EXCEPTION.
+// __consumer_offsets is listed with IsInternal set.
 
 func init() { register(3, 0, 12, handleMetadata) }
 
@@ -91,6 +92,7 @@ func (b *Broker) metadataTopic(t topicView) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.name
 	mt.Topic, mt.TopicID = &name, t.id
+	mt.IsInternal = isInternalTopic(name)
 	for _, p := range t.partitions {
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = p.index

@@ -12,8 +12,10 @@ import (
 // Deletes each named topic: its metadata at once, then its partitions'
 // logs and directories. An unknown name answers
 // UNKNOWN_TOPIC_OR_PARTITION, an unknown id UNKNOWN_TOPIC_ID, and an entry
-// naming a topic both by name and by id INVALID_REQUEST. Fetches and
-// produces still in flight on a deleted partition see it closed.
+// naming a topic both by name and by id INVALID_REQUEST, and the internal
+// __consumer_offsets INVALID_REQUEST. Fetches and produces still in flight
+// on a deleted partition see it closed. Every group's committed offsets
+// of a deleted topic are deleted with it (KAFKA-2000).
 //
 // Version notes: v4 flexible; v5 ErrorMessage; v6 topics by name or by id
 // (KIP-516), and the response carries the id.
@@ -59,6 +61,9 @@ func (b *Broker) deleteTopic(rt kmsg.DeleteTopicsRequestTopic) kmsg.DeleteTopics
 	}
 	name := t.name
 	st.Topic, st.TopicID = &name, t.id
+	if isInternalTopic(name) {
+		return fail(kerr.InvalidRequest, name+" is internal: the broker keeps committed offsets in it")
+	}
 	if err := b.topics.delete(name); err != nil {
 		code := kerr.UnknownServerError
 		if errors.Is(err, errUnknownTopic) { // deleted by another request meanwhile
@@ -66,5 +71,6 @@ func (b *Broker) deleteTopic(rt kmsg.DeleteTopicsRequestTopic) kmsg.DeleteTopics
 		}
 		return fail(code, clientMessage(err))
 	}
+	b.offsets.deleteTopic(name)
 	return st
 }

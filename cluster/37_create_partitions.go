@@ -12,9 +12,10 @@ import (
 // Grows a topic to Count partitions (KIP-195). A count that does not grow
 // the topic answers INVALID_PARTITIONS, an unknown topic
 // UNKNOWN_TOPIC_OR_PARTITION, a topic named twice in one request
-// INVALID_REQUEST. An explicit assignment must give each new partition
-// this node alone (INVALID_REPLICA_ASSIGNMENT otherwise). ValidateOnly
-// checks and changes nothing.
+// INVALID_REQUEST, as does __consumer_offsets (its groups would move to
+// partitions that do not hold their records). An explicit assignment must
+// give each new partition this node alone (INVALID_REPLICA_ASSIGNMENT
+// otherwise). ValidateOnly checks and changes nothing.
 //
 // Version notes: v1 ThrottleMillis; v2 flexible; v3 no change.
 
@@ -47,6 +48,9 @@ func handleCreatePartitions(b *Broker, _ *clientConn, _ requestHeader, kreq kmsg
 }
 
 func (b *Broker) createPartitions(rt *kmsg.CreatePartitionsRequestTopic, validateOnly bool) (*kerr.Error, string) {
+	if isInternalTopic(rt.Topic) { // groups would move to partitions that do not hold their offsets
+		return kerr.InvalidRequest, rt.Topic + " is internal: its partition count is fixed"
+	}
 	if rt.Assignment != nil {
 		t, ok := b.topics.get(rt.Topic)
 		if !ok {

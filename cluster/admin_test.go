@@ -231,7 +231,7 @@ func TestCreateTopicsBadInput(t *testing.T) {
 			}
 		}
 	}
-	if got := tb.topics.count(); got != 1 {
+	if got := userTopicCount(tb); got != 1 {
 		t.Fatalf("%d topics after refusals, want 1", got)
 	}
 
@@ -339,7 +339,7 @@ func TestDeleteTopics(t *testing.T) {
 	if resp.Topics[1].Topic == nil || *resp.Topics[1].Topic != "byid" {
 		t.Fatalf("delete by id answered name %v", resp.Topics[1].Topic)
 	}
-	if tb.topics.count() != 0 {
+	if userTopicCount(tb) != 0 {
 		t.Fatal("topics left")
 	}
 
@@ -1018,120 +1018,5 @@ func saramaAdmin(t *testing.T, v sarama.KafkaVersion) {
 	}
 	if err := adm.DeleteTopic("s"); !errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
 		t.Fatalf("delete again: %v", err)
-	}
-}
-
-// --- groups, until the coordinator lands ---
-
-func TestFindCoordinatorNotAvailable(t *testing.T) {
-	tb := startBroker(t, "", nil)
-	pc := dialPinned(t, tb)
-	na := kerr.CoordinatorNotAvailable.Code
-	for v := int16(0); v <= 4; v++ {
-		req := kmsg.NewPtrFindCoordinatorRequest()
-		req.CoordinatorKey, req.CoordinatorKeys = "g", []string{"g", "h"}
-		resp := pc.do(req, v).(*kmsg.FindCoordinatorResponse)
-		if v < 4 && (resp.ErrorCode != na || resp.NodeID != -1) {
-			t.Fatalf("FindCoordinator v%d: %+v", v, resp)
-		}
-		if v == 4 && (len(resp.Coordinators) != 2 || resp.Coordinators[1].Key != "h" || resp.Coordinators[1].ErrorCode != na) {
-			t.Fatalf("FindCoordinator v4: %+v", resp)
-		}
-		if v >= 1 { // a transactional id is sent here, to be refused by InitProducerID
-			req.CoordinatorType = 1
-			resp := pc.do(req, v).(*kmsg.FindCoordinatorResponse)
-			if v < 4 && (resp.ErrorCode != 0 || resp.NodeID != 0) || v == 4 && resp.Coordinators[0].ErrorCode != 0 {
-				t.Fatalf("FindCoordinator txn v%d: %+v", v, resp)
-			}
-		}
-	}
-	// Clients see the same: kadm's coordinator lookup fails with the code.
-	adm, ctx := newAdmin(t, tb), testCtx(t)
-	for _, r := range adm.FindGroupCoordinators(ctx, "g") {
-		wantErr(t, "kadm find coordinator", r.Err, kerr.CoordinatorNotAvailable)
-	}
-	groups, err := adm.ListGroups(ctx)
-	if err != nil || len(groups) != 0 {
-		t.Fatalf("kadm list groups: %v %v", err, groups)
-	}
-}
-
-func TestOffsetAPIsAnswerCoordinatorNotAvailable(t *testing.T) {
-	tb := startBroker(t, "", nil)
-	pc := dialPinned(t, tb)
-	na := kerr.CoordinatorNotAvailable.Code
-	for v := int16(0); v <= 8; v++ {
-		oc := kmsg.NewPtrOffsetCommitRequest()
-		oc.Group = "g"
-		ot := kmsg.NewOffsetCommitRequestTopic()
-		ot.Topic = "t"
-		op := kmsg.NewOffsetCommitRequestTopicPartition()
-		op.Partition = 2
-		ot.Partitions = append(ot.Partitions, op)
-		oc.Topics = append(oc.Topics, ot)
-		if r := pc.do(oc, v).(*kmsg.OffsetCommitResponse); r.Topics[0].Partitions[0].ErrorCode != na {
-			t.Fatalf("OffsetCommit v%d: %+v", v, r)
-		}
-		of := kmsg.NewPtrOffsetFetchRequest()
-		of.Group = "g"
-		ft := kmsg.NewOffsetFetchRequestTopic()
-		ft.Topic, ft.Partitions = "t", []int32{2}
-		of.Topics = append(of.Topics, ft)
-		fg := kmsg.NewOffsetFetchRequestGroup()
-		fg.Group = "g"
-		of.Groups = append(of.Groups, fg)
-		r := pc.do(of, v).(*kmsg.OffsetFetchResponse)
-		switch {
-		case v < 2 && r.Topics[0].Partitions[0].ErrorCode != na,
-			v >= 2 && v < 8 && r.ErrorCode != na,
-			v == 8 && r.Groups[0].ErrorCode != na:
-			t.Fatalf("OffsetFetch v%d: %+v", v, r)
-		}
-	}
-}
-
-func TestMembershipAPIsAnswerCoordinatorNotAvailable(t *testing.T) {
-	tb := startBroker(t, "", nil)
-	pc := dialPinned(t, tb)
-	na := kerr.CoordinatorNotAvailable.Code
-	codes := map[string]func(v int16) int16{
-		"JoinGroup": func(v int16) int16 {
-			req := kmsg.NewPtrJoinGroupRequest()
-			req.Group, req.ProtocolType, req.SessionTimeoutMillis = "g", "consumer", 10000
-			return pc.do(req, v).(*kmsg.JoinGroupResponse).ErrorCode
-		},
-		"Heartbeat": func(v int16) int16 {
-			return pc.do(&kmsg.HeartbeatRequest{Group: "g"}, v).(*kmsg.HeartbeatResponse).ErrorCode
-		},
-		"LeaveGroup": func(v int16) int16 {
-			return pc.do(&kmsg.LeaveGroupRequest{Group: "g"}, v).(*kmsg.LeaveGroupResponse).ErrorCode
-		},
-		"SyncGroup": func(v int16) int16 {
-			return pc.do(&kmsg.SyncGroupRequest{Group: "g"}, v).(*kmsg.SyncGroupResponse).ErrorCode
-		},
-		"DescribeGroups": func(v int16) int16 {
-			return pc.do(&kmsg.DescribeGroupsRequest{Groups: []string{"g"}}, v).(*kmsg.DescribeGroupsResponse).Groups[0].ErrorCode
-		},
-		"DeleteGroups": func(v int16) int16 {
-			return pc.do(&kmsg.DeleteGroupsRequest{Groups: []string{"g"}}, v).(*kmsg.DeleteGroupsResponse).Groups[0].ErrorCode
-		},
-	}
-	for name, code := range codes {
-		key := int16(-1)
-		for k := int16(0); k < 100; k++ {
-			if kmsg.NameForKey(k) == name {
-				key = k
-			}
-		}
-		for v := apis[key].min; v <= apis[key].max; v++ {
-			if got := code(v); got != na {
-				t.Fatalf("%s v%d: %v", name, v, kerr.ErrorForCode(got))
-			}
-		}
-	}
-	for v := int16(0); v <= 4; v++ {
-		if r := pc.do(kmsg.NewPtrListGroupsRequest(), v).(*kmsg.ListGroupsResponse); r.ErrorCode != 0 || len(r.Groups) != 0 {
-			t.Fatalf("ListGroups v%d: %+v", v, r)
-		}
 	}
 }

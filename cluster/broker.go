@@ -34,8 +34,28 @@ type Config struct {
 	// ... in Kafka's broker config).
 	LogDefaults rlog.Config
 	// MaintenanceInterval is how often retention, compaction, flush.ms and
-	// segment.ms are applied (log.retention.check.interval.ms).
+	// segment.ms are applied (log.retention.check.interval.ms), and
+	// committed offsets expire.
 	MaintenanceInterval time.Duration
+
+	// OffsetsTopicNumPartitions is offsets.topic.num.partitions: the
+	// partitions of __consumer_offsets when it is created.
+	OffsetsTopicNumPartitions int32
+	// OffsetsRetention is offsets.retention.minutes: how long a group
+	// keeps its committed offsets once it has no members.
+	OffsetsRetention time.Duration
+	// OffsetMetadataMaxBytes is offset.metadata.max.bytes: the longest
+	// metadata string a commit may carry.
+	OffsetMetadataMaxBytes int
+
+	// GroupInitialRebalanceDelay is group.initial.rebalance.delay.ms: how
+	// long an Empty group's first rebalance waits for more members.
+	GroupInitialRebalanceDelay time.Duration
+	// GroupMinSessionTimeout and GroupMaxSessionTimeout are
+	// group.min.session.timeout.ms and group.max.session.timeout.ms.
+	GroupMinSessionTimeout, GroupMaxSessionTimeout time.Duration
+	// GroupMaxSize is group.max.size: the most members a group may have.
+	GroupMaxSize int
 
 	Logger *slog.Logger
 }
@@ -55,6 +75,15 @@ func DefaultConfig() Config {
 		SocketRequestMaxBytes:    100 << 20,
 		LogDefaults:              ld,
 		MaintenanceInterval:      30 * time.Second,
+
+		OffsetsTopicNumPartitions: 50,
+		OffsetsRetention:          7 * 24 * time.Hour,
+		OffsetMetadataMaxBytes:    4096,
+
+		GroupInitialRebalanceDelay: 3 * time.Second,
+		GroupMinSessionTimeout:     6 * time.Second,
+		GroupMaxSessionTimeout:     30 * time.Minute,
+		GroupMaxSize:               10_000,
 	}
 }
 
@@ -72,6 +101,18 @@ func (c *Config) validate() error {
 		return fmt.Errorf("cluster: socket.request.max.bytes %d too small", c.SocketRequestMaxBytes)
 	case c.MaintenanceInterval <= 0:
 		return fmt.Errorf("cluster: maintenance interval %v must be positive", c.MaintenanceInterval)
+	case c.OffsetsTopicNumPartitions < 1 || c.OffsetsTopicNumPartitions > maxPartitions:
+		return fmt.Errorf("cluster: offsets.topic.num.partitions %d out of range [1, %d]", c.OffsetsTopicNumPartitions, maxPartitions)
+	case c.OffsetsRetention <= 0:
+		return fmt.Errorf("cluster: offsets.retention %v must be positive", c.OffsetsRetention)
+	case c.OffsetMetadataMaxBytes < 0:
+		return fmt.Errorf("cluster: offset.metadata.max.bytes %d is negative", c.OffsetMetadataMaxBytes)
+	case c.GroupInitialRebalanceDelay < 0:
+		return fmt.Errorf("cluster: group.initial.rebalance.delay %v is negative", c.GroupInitialRebalanceDelay)
+	case c.GroupMinSessionTimeout <= 0 || c.GroupMaxSessionTimeout < c.GroupMinSessionTimeout:
+		return fmt.Errorf("cluster: group session timeouts [%v, %v] are not a range", c.GroupMinSessionTimeout, c.GroupMaxSessionTimeout)
+	case c.GroupMaxSize < 1:
+		return fmt.Errorf("cluster: group.max.size %d < 1", c.GroupMaxSize)
 	}
 	c.LogDefaults.MaxBatchBytes = c.MessageMaxBytes
 	return c.LogDefaults.Validate()
@@ -91,6 +132,11 @@ type Broker struct {
 	ln     net.Listener
 	topics *topicStore
 	pids   *producerIDs
+	// offsets holds committed offsets in __consumer_offsets (offsets.go);
+	// coord is the membership half of the group coordinator (groups.go).
+	offsets *offsetStore
+	coord   groupMembership
+	groups  *coordinator // coord, as the group APIs' handlers use it
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -126,6 +172,17 @@ func New(cfg Config) (*Broker, error) {
 	if b.topics, err = openTopicStore(cfg.DataDir, &b.cfg, logger); err != nil {
 		return nil, err
 	}
+	if b.offsets, err = openOffsets(&b.cfg, b.topics, logger); err != nil {
+		b.topics.close()
+		return nil, err
+	}
+	b.groups = newCoordinator(cfg.groupConfig(), logger)
+	b.coord = b.groups
+	if err = b.offsets.load(b.coord); err != nil {
+		b.topics.close()
+		return nil, err
+	}
+	b.groups.setStore(b.offsets)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		b.topics.close()
@@ -151,10 +208,22 @@ func (b *Broker) advertised() (string, int32) {
 // Serve accepts connections until Close. It runs the background
 // maintenance of the logs too.
 func (b *Broker) Serve() error {
-	b.wg.Add(1)
+	// Close takes conns' lock before it waits for wg: adding to wg under
+	// it, once Close has not begun, keeps Add from racing with Wait.
+	b.conns.Lock()
+	if b.ctx.Err() != nil {
+		b.conns.Unlock()
+		return nil
+	}
+	b.wg.Add(2)
+	b.conns.Unlock()
 	go func() {
 		defer b.wg.Done()
 		b.maintain()
+	}()
+	go func() {
+		defer b.wg.Done()
+		b.groups.run(b.ctx)
 	}()
 	b.logger.Info("runnel broker ready", "addr", b.ln.Addr().String(), "node", b.cfg.NodeID,
 		"data_dir", b.cfg.DataDir, "topics", b.topics.count())
@@ -211,6 +280,7 @@ func (b *Broker) maintain() {
 		case <-b.ctx.Done():
 			return
 		case <-t.C:
+			b.offsets.expire(time.Now())
 			b.topics.maintain()
 		}
 	}

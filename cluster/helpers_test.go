@@ -46,6 +46,9 @@ func startBroker(t testing.TB, dir string, mod func(*Config)) *testBroker {
 	cfg := DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = dir
+	// Each partition costs a few fsyncs to open and close: tests that need
+	// Kafka's 50 partitions of __consumer_offsets ask for them.
+	cfg.OffsetsTopicNumPartitions = 3
 	logs := &syncBuffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if mod != nil {

@@ -1,0 +1,6 @@
+//go:build invariants || race
+
+package group
+
+// invariants turns on Group.check after every input.
+const invariants = true
