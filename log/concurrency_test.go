@@ -184,6 +184,16 @@ func concurrentWriter(l *Log, writes, keys, recordsMax int, deleted *atomic.Int6
 			if err := l.DeleteRecords(l.StartOffset() + 7); err != nil {
 				return fmt.Errorf("delete records: %w", err)
 			}
+			// And once past a segment boundary, so that whole segments go
+			// however much compaction has shrunk the log below
+			// retention.bytes.
+			if segs := *l.segs.Load(); len(segs) > 2 {
+				before := l.NumSegments()
+				if err := l.DeleteRecords(segs[1].base); err != nil {
+					return fmt.Errorf("delete records: %w", err)
+				}
+				deleted.Add(int64(before - l.NumSegments()))
+			}
 		}
 	}
 	return nil
