@@ -28,27 +28,36 @@ func init() { register(33, 0, 2, handleAlterConfigs) }
 func handleAlterConfigs(b *Broker, _ *clientConn, _ requestHeader, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.AlterConfigsRequest)
 	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
-	dups := dupResources(len(req.Resources), func(i int) (kmsg.ConfigResourceType, string) {
-		return req.Resources[i].ResourceType, req.Resources[i].ResourceName
-	})
-	for i := range req.Resources {
-		rr := &req.Resources[i]
-		r := kmsg.NewAlterConfigsResponseResource()
-		r.ResourceType, r.ResourceName = rr.ResourceType, rr.ResourceName
-		var code *kerr.Error
-		var msg string
-		switch {
-		case dups[i]:
-			code, msg = kerr.InvalidRequest, "resource named more than once in one request"
-		default:
-			code, msg = b.alterConfigs(rr, req.ValidateOnly)
-		}
-		if code != nil {
-			r.ErrorCode, r.ErrorMessage = code.Code, &msg
-		}
-		resp.Resources = append(resp.Resources, r)
-	}
+	alterEach(len(req.Resources),
+		func(i int) (kmsg.ConfigResourceType, string) {
+			return req.Resources[i].ResourceType, req.Resources[i].ResourceName
+		},
+		func(i int) (*kerr.Error, string) { return b.alterConfigs(&req.Resources[i], req.ValidateOnly) },
+		func(i int, code int16, msg *string) {
+			r := kmsg.NewAlterConfigsResponseResource()
+			r.ResourceType, r.ResourceName = req.Resources[i].ResourceType, req.Resources[i].ResourceName
+			r.ErrorCode, r.ErrorMessage = code, msg
+			resp.Resources = append(resp.Resources, r)
+		})
 	return resp, nil
+}
+
+// alterEach answers the n resources of an (Incremental)AlterConfigs
+// request in order: alter changes resource i, unless it is named more than
+// once in the request (INVALID_REQUEST); answer records the outcome.
+func alterEach(n int, at func(int) (kmsg.ConfigResourceType, string), alter func(int) (*kerr.Error, string), answer func(i int, code int16, msg *string)) {
+	dups := dupResources(n, at)
+	for i := 0; i < n; i++ {
+		code, msg := kerr.InvalidRequest, "resource named more than once in one request"
+		if !dups[i] {
+			code, msg = alter(i)
+		}
+		if code == nil {
+			answer(i, 0, nil)
+			continue
+		}
+		answer(i, code.Code, &msg)
+	}
 }
 
 func (b *Broker) alterConfigs(rr *kmsg.AlterConfigsRequestResource, validateOnly bool) (*kerr.Error, string) {

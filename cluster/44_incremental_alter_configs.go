@@ -30,26 +30,19 @@ func init() { register(44, 0, 1, handleIncrementalAlterConfigs) }
 func handleIncrementalAlterConfigs(b *Broker, _ *clientConn, _ requestHeader, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.IncrementalAlterConfigsRequest)
 	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
-	dups := dupResources(len(req.Resources), func(i int) (kmsg.ConfigResourceType, string) {
-		return req.Resources[i].ResourceType, req.Resources[i].ResourceName
-	})
-	for i := range req.Resources {
-		rr := &req.Resources[i]
-		r := kmsg.NewIncrementalAlterConfigsResponseResource()
-		r.ResourceType, r.ResourceName = rr.ResourceType, rr.ResourceName
-		var code *kerr.Error
-		var msg string
-		switch {
-		case dups[i]:
-			code, msg = kerr.InvalidRequest, "resource named more than once in one request"
-		default:
-			code, msg = b.incrementalAlterConfigs(rr, req.ValidateOnly)
-		}
-		if code != nil {
-			r.ErrorCode, r.ErrorMessage = code.Code, &msg
-		}
-		resp.Resources = append(resp.Resources, r)
-	}
+	alterEach(len(req.Resources),
+		func(i int) (kmsg.ConfigResourceType, string) {
+			return req.Resources[i].ResourceType, req.Resources[i].ResourceName
+		},
+		func(i int) (*kerr.Error, string) {
+			return b.incrementalAlterConfigs(&req.Resources[i], req.ValidateOnly)
+		},
+		func(i int, code int16, msg *string) {
+			r := kmsg.NewIncrementalAlterConfigsResponseResource()
+			r.ResourceType, r.ResourceName = req.Resources[i].ResourceType, req.Resources[i].ResourceName
+			r.ErrorCode, r.ErrorMessage = code, msg
+			resp.Resources = append(resp.Resources, r)
+		})
 	return resp, nil
 }
 
