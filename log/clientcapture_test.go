@@ -205,3 +205,16 @@ func realClientBatches(t testing.TB, srv *captureServer, topic string, codec kgo
 	}
 	return srv.captured(topic)
 }
+
+// clientCodecs pairs each franz-go compression codec with ours.
+var clientCodecs = []struct {
+	name  string
+	codec kgo.CompressionCodec
+	want  Compression
+}{
+	{"none", kgo.NoCompression(), CompressionNone},
+	{"gzip", kgo.GzipCompression(), CompressionGzip},
+	{"snappy", kgo.SnappyCompression(), CompressionSnappy},
+	{"lz4", kgo.Lz4Compression(), CompressionLZ4},
+	{"zstd", kgo.ZstdCompression(), CompressionZstd},
+}

@@ -13,17 +13,7 @@ import (
 // and leader epoch the log assigns, offsets contiguous, records intact.
 func TestRealClientRoundTrip(t *testing.T) {
 	srv := newCaptureServer(t)
-	codecs := []struct {
-		name  string
-		codec kgo.CompressionCodec
-		want  Compression
-	}{
-		{"none", kgo.NoCompression(), CompressionNone},
-		{"gzip", kgo.GzipCompression(), CompressionGzip},
-		{"snappy", kgo.SnappyCompression(), CompressionSnappy},
-		{"lz4", kgo.Lz4Compression(), CompressionLZ4},
-		{"zstd", kgo.ZstdCompression(), CompressionZstd},
-	}
+	codecs := clientCodecs
 	l := openTestLog(t, t.TempDir(), WithConfig(smallConfig()))
 	defer l.Close()
 	var sent [][]byte

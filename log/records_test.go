@@ -589,17 +589,7 @@ func TestDecodeRecordsTruncatedCompressed(t *testing.T) {
 // franz-go's producer sends them, with each codec, to the capture fixture
 // (clientcapture_test.go), which keeps them as sent.
 func TestDecodeRecordsRealClient(t *testing.T) {
-	codecs := []struct {
-		name  string
-		codec kgo.CompressionCodec
-		want  Compression
-	}{
-		{"none", kgo.NoCompression(), CompressionNone},
-		{"gzip", kgo.GzipCompression(), CompressionGzip},
-		{"snappy", kgo.SnappyCompression(), CompressionSnappy},
-		{"lz4", kgo.Lz4Compression(), CompressionLZ4},
-		{"zstd", kgo.ZstdCompression(), CompressionZstd},
-	}
+	codecs := clientCodecs
 	srv := newCaptureServer(t)
 	for _, c := range codecs {
 		t.Run(c.name, func(t *testing.T) {
