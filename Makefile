@@ -25,7 +25,7 @@ help:
 	@echo "make test    go vet, then all tests with the race detector"
 	@echo "make interop kcat and kafka-python against a real broker (installs them with apt-get)"
 	@echo "make fuzz    run each fuzz target of $(FUZZPKGS) for FUZZTIME (now $(FUZZTIME))"
-	@echo "make bench   Go benchmarks of ./log, then the logbench tool in benchmarks/"
+	@echo "make bench   Go benchmarks of ./log, then $(BENCHTOOLS) in benchmarks/"
 	@echo "make clean   remove build outputs"
 
 build:
@@ -64,16 +64,13 @@ fuzz:
 		done; \
 	done
 
-# benchmarks/ is its own module (github.com/runnel-io/runnel/benchmarks);
-# skip its tool until the module exists.
+# benchmarks/ is its own module (github.com/runnel-io/runnel/benchmarks):
+# each tool measures runnel beside a peer in one run and prints Markdown for
+# benchmarks/RESULTS.md. They write gigabytes and take minutes.
+BENCHTOOLS ?= logbench brokerbench groupbench
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./log/...
-	@if [ -f benchmarks/go.mod ]; then \
-		echo "cd benchmarks && $(GO) run ./cmd/logbench"; \
-		cd benchmarks && $(GO) run ./cmd/logbench; \
-	else \
-		echo "bench: benchmarks/go.mod not found, skipping logbench"; \
-	fi
+	cd benchmarks && for t in $(BENCHTOOLS); do echo "== $$t"; $(GO) run ./cmd/$$t || exit 1; done
 
 clean:
 	rm -rf bin
