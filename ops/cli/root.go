@@ -19,10 +19,12 @@ What exists today: the partition log (package github.com/runnel-io/runnel/log,
 which stores Kafka RecordBatch v2 records in segment files on disk) and a
 single-node broker serving it over the Apache Kafka wire protocol:
 "runnel broker" starts one, and any Kafka client can produce to and consume
-from it. "runnel log dump DIR" verifies and summarises a partition log
+from it, and consumer groups divide a topic's partitions between their
+members. "runnel groups" lists, describes, resets and deletes consumer
+groups. "runnel log dump DIR" verifies and summarises a partition log
 directory on disk.
 
-Planned, not yet built: replication between brokers, consumer groups, a
+Planned, not yet built: replication between brokers, a
 typed stream DSL whose topologies run as tasks on workers, and state stores
 backed by changelog topics. They will appear here as they land.`
 
@@ -36,7 +38,7 @@ func NewRootCommand() *cobra.Command {
 		// Errors are printed once, by cobra; the usage text would bury them.
 		SilenceUsage: true,
 	}
-	root.AddCommand(newBrokerCommand(), newVersionCommand(), newLogCommand())
+	root.AddCommand(newBrokerCommand(), newVersionCommand(), newLogCommand(), newGroupsCommand())
 	return root
 }
 

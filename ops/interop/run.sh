@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Interop: real Kafka clients against a real runnel broker. kcat (librdkafka)
 # and kafka-python each produce and consume, with every compression codec
-# they support, and each reads what the other wrote. Installs kcat and
+# they support, and each reads what the other wrote; both consume in
+# consumer groups (groups.sh: kcat -G members sharing a topic, a second
+# group reading it all again, kafka-python committing and resuming). Installs kcat and
 # python3-kafka (plus kafka-python's codec modules) with apt-get if missing.
 #
 # Usage: ops/interop/run.sh   (from any directory; `make interop` runs it)
@@ -269,6 +271,12 @@ for c in "${CODECS[@]}"; do
 		check "kcat reads kafka-python's $c records" kcat_consume "py-$c" "$WORK/py-$c.want"
 	fi
 done
+
+# Consumer groups: kcat -G and kafka-python's KafkaConsumer, watched with
+# `runnel groups` (ops/interop/groups.sh).
+# shellcheck source=ops/interop/groups.sh
+source ops/interop/groups.sh
+group_checks
 
 # A clean stop: SIGTERM, exit status 0, the stop line logged.
 clean_stop() {
