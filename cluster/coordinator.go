@@ -82,6 +82,7 @@ type noGroupStore struct{}
 func (noGroupStore) storeGroup(string, []byte) error { return nil }
 func (noGroupStore) deleteOffsets(string) error      { return nil }
 func (noGroupStore) hasOffsets(string) bool          { return false }
+func (noGroupStore) groupsWithOffsets() []string     { return nil }
 
 var _ groupMembership = (*coordinator)(nil)
 
@@ -342,13 +343,22 @@ type listedGroup struct {
 // list returns every live group, sorted by name.
 func (c *coordinator) list() []listedGroup {
 	var out []listedGroup
+	seen := map[string]bool{}
 	for _, e := range c.entries() {
 		e.mu.Lock()
 		g := e.mu.g
+		seen[e.name] = true
 		if g.State() != group.Dead {
 			out = append(out, listedGroup{e.name, g.ProtocolType(), g.State()})
 		}
 		e.mu.Unlock()
+	}
+	// Groups known only by their committed offsets are Empty, as Kafka
+	// lists them.
+	for _, name := range c.currentStore().groupsWithOffsets() {
+		if !seen[name] {
+			out = append(out, listedGroup{name, "", group.Empty})
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out

@@ -61,6 +61,18 @@ func (s *memGroupStore) hasOffsets(g string) bool {
 	return s.offsets[g]
 }
 
+func (s *memGroupStore) groupsWithOffsets() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for g, ok := range s.offsets {
+		if ok {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
 func testCoordinator(t *testing.T) (*coordinator, *memGroupStore) {
 	cfg := group.Config{MinSessionTimeout: 10 * time.Millisecond, MaxSessionTimeout: time.Hour, MaxMembers: 100}
 	c := newCoordinator(cfg, slog.New(slog.NewTextHandler(&syncBuffer{}, nil)))

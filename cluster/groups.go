@@ -43,4 +43,8 @@ type groupStore interface {
 	// hasOffsets reports whether a group has committed offsets (ListGroups
 	// and DescribeGroups show such groups as Empty).
 	hasOffsets(group string) bool
+	// groupsWithOffsets lists the groups that have committed offsets, for
+	// ListGroups (after a restart such a group may have no members and no
+	// metadata record, only offsets).
+	groupsWithOffsets() []string
 }

@@ -363,6 +363,21 @@ func (s *offsetStore) hasOffsets(group string) bool {
 	return g != nil && len(g.offsets) > 0
 }
 
+// groupsWithOffsets lists the groups that have committed offsets.
+func (s *offsetStore) groupsWithOffsets() []string {
+	var out []string
+	for _, sh := range s.shards {
+		sh.mu.Lock()
+		for name, g := range sh.mu.groups {
+			if len(g.offsets) > 0 {
+				out = append(out, name)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return out
+}
+
 // commitErrorCode is the code a commit answers when its batch could not
 // be written, as Kafka maps its append errors: too large a batch is the
 // request's fault; a storage error sends the client to find the

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	rlog "github.com/runnel-io/runnel/log"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // --- durability ---
@@ -320,5 +322,34 @@ func TestOffsetsConcurrentCommits(t *testing.T) {
 	tb.stop(t)
 	if got := committedState(startBroker(t, dir, nil)); !reflect.DeepEqual(got, want) {
 		t.Fatalf("memory and log disagree:\n log %+v\n mem %+v", got, want)
+	}
+}
+
+// TestOffsetsOnlyGroupListedAfterRestart: a group known only by its
+// committed offsets (simple commits, no members, no metadata record) is
+// listed as Empty by ListGroups, before and after a restart.
+func TestOffsetsOnlyGroupListedAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	tb := startBroker(t, dir, nil)
+	createTopic(t, tb, "t", 1, nil)
+	dialPinned(t, tb).do(commitRequest("solo", -1, "", map[string]map[int32]int64{"t": {0: 3}}), 8)
+	listed := func(tb *testBroker) map[string]string {
+		resp, err := kmsg.NewPtrListGroupsRequest().RequestWith(testCtx(t), newClient(t, tb))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, g := range resp.Groups {
+			out[g.Group] = g.GroupState
+		}
+		return out
+	}
+	if got := listed(tb); got["solo"] != "Empty" {
+		t.Fatalf("before restart: %v", got)
+	}
+	tb.stop(t)
+	tb2 := startBroker(t, dir, nil)
+	if got := listed(tb2); got["solo"] != "Empty" {
+		t.Fatalf("after restart: %v", got)
 	}
 }
