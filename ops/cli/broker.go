@@ -53,8 +53,11 @@ clean-shutdown markers, logs "runnel broker stopped" and exits 0; the next
 start then needs no recovery. A second signal during that stop exits at once (status 1),
 as a crash would: the next start recovers the logs.
 
-Not yet: replication (one node, replication factor 1), consumer groups,
-transactions, TLS and SASL.`
+Consumer groups are served: the group coordinator and committed offsets in
+__consumer_offsets ("runnel groups" inspects them).
+
+Not yet: replication (one node, replication factor 1), transactions, TLS
+and SASL.`
 
 // brokerSettings are the broker command's flags.
 type brokerSettings struct {
@@ -76,6 +79,14 @@ type brokerSettings struct {
 	segmentBytes   int64
 	flushMessages  int64
 	flushInterval  time.Duration
+
+	groupInitialDelay   time.Duration
+	groupMinSession     time.Duration
+	groupMaxSession     time.Duration
+	groupMaxSize        int
+	offsetsPartitions   int32
+	offsetsRetention    time.Duration
+	offsetMetadataBytes int64
 
 	logLevel  string
 	logFormat string
@@ -111,6 +122,20 @@ func (s *brokerSettings) addFlags(fs *pflag.FlagSet) {
 	fs.Var(config.NewDuration(&s.flushInterval, ld.FlushInterval, false), "log-flush-interval",
 		"fsync a partition whose unflushed records are this old; 0 leaves it to the OS (log.flush.interval.ms)")
 
+	fs.Var(config.NewDuration(&s.groupInitialDelay, def.GroupInitialRebalanceDelay, false), "group-initial-rebalance-delay",
+		"how long an empty group's first rebalance waits for more members to join (group.initial.rebalance.delay.ms)")
+	fs.Var(config.NewDuration(&s.groupMinSession, def.GroupMinSessionTimeout, false), "group-min-session-timeout",
+		"shortest session timeout a group member may ask for (group.min.session.timeout.ms)")
+	fs.Var(config.NewDuration(&s.groupMaxSession, def.GroupMaxSessionTimeout, false), "group-max-session-timeout",
+		"longest session timeout a group member may ask for (group.max.session.timeout.ms)")
+	fs.IntVar(&s.groupMaxSize, "group-max-size", def.GroupMaxSize, "most members a consumer group may have (group.max.size)")
+	fs.Int32Var(&s.offsetsPartitions, "offsets-topic-num-partitions", def.OffsetsTopicNumPartitions,
+		"partitions of __consumer_offsets when it is created; fixed after (offsets.topic.num.partitions)")
+	fs.Var(config.NewDuration(&s.offsetsRetention, def.OffsetsRetention, false), "offsets-retention",
+		"how long a group with no members keeps its committed offsets (offsets.retention.minutes)")
+	fs.Var(config.NewBytes(&s.offsetMetadataBytes, int64(def.OffsetMetadataMaxBytes), 0, math.MaxInt32), "offset-metadata-max-bytes",
+		"longest metadata string an offset commit may carry (offset.metadata.max.bytes)")
+
 	fs.Var(config.NewOneOf(&s.logLevel, "info", "debug", "info", "warn", "error"), "log-level", "lowest level logged")
 	fs.Var(config.NewOneOf(&s.logFormat, "text", "text", "json"), "log-format", "log line format on stderr: text (key=value) or json")
 }
@@ -140,6 +165,13 @@ func (s *brokerSettings) clusterConfig(logger *slog.Logger) (cluster.Config, err
 	cfg.LogDefaults.SegmentBytes = s.segmentBytes
 	cfg.LogDefaults.FlushMessages = s.flushMessages
 	cfg.LogDefaults.FlushInterval = s.flushInterval
+	cfg.GroupInitialRebalanceDelay = s.groupInitialDelay
+	cfg.GroupMinSessionTimeout = s.groupMinSession
+	cfg.GroupMaxSessionTimeout = s.groupMaxSession
+	cfg.GroupMaxSize = s.groupMaxSize
+	cfg.OffsetsTopicNumPartitions = s.offsetsPartitions
+	cfg.OffsetsRetention = s.offsetsRetention
+	cfg.OffsetMetadataMaxBytes = int(s.offsetMetadataBytes)
 	cfg.Logger = logger
 	return cfg, nil
 }
@@ -208,9 +240,7 @@ func (s *brokerSettings) resolve(fs *pflag.FlagSet, environ []string) (config.Re
 
 // runBroker serves until ctx ends (a signal), then stops cleanly.
 func runBroker(ctx context.Context, s *brokerSettings, res config.Result, logger *slog.Logger) error {
-	for _, name := range res.UnknownEnv {
-		logger.Warn("ignoring environment variable that names no broker flag", "var", name)
-	}
+	warnUnknownEnv(logger, res.UnknownEnv)
 	cfg, err := s.clusterConfig(logger)
 	if err != nil {
 		return err
@@ -240,6 +270,17 @@ func runBroker(ctx context.Context, s *brokerSettings, res config.Result, logger
 		return fmt.Errorf("broker: stop: %w", err)
 	}
 	return nil
+}
+
+// warnUnknownEnv warns of RUNNEL_ variables that name no broker flag,
+// except those of the other commands (RUNNEL_BROKERS).
+func warnUnknownEnv(logger *slog.Logger, names []string) {
+	for _, name := range names {
+		if name == brokersEnv {
+			continue
+		}
+		logger.Warn("ignoring environment variable that names no broker flag", "var", name)
+	}
 }
 
 // forceExitOnSignal makes a second SIGINT or SIGTERM, while the broker

@@ -2,8 +2,10 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -72,7 +74,11 @@ func TestBrokerDefaultsAreCluster(t *testing.T) {
 	if cfg.Listen != want.Listen || cfg.DataDir != want.DataDir || cfg.NodeID != want.NodeID ||
 		cfg.AutoCreateTopics != want.AutoCreateTopics || cfg.NumPartitions != want.NumPartitions ||
 		cfg.DefaultReplicationFactor != want.DefaultReplicationFactor || cfg.MessageMaxBytes != want.MessageMaxBytes ||
-		cfg.SocketRequestMaxBytes != want.SocketRequestMaxBytes || cfg.LogDefaults != want.LogDefaults {
+		cfg.SocketRequestMaxBytes != want.SocketRequestMaxBytes || cfg.LogDefaults != want.LogDefaults ||
+		cfg.GroupInitialRebalanceDelay != want.GroupInitialRebalanceDelay || cfg.GroupMinSessionTimeout != want.GroupMinSessionTimeout ||
+		cfg.GroupMaxSessionTimeout != want.GroupMaxSessionTimeout || cfg.GroupMaxSize != want.GroupMaxSize ||
+		cfg.OffsetsTopicNumPartitions != want.OffsetsTopicNumPartitions || cfg.OffsetsRetention != want.OffsetsRetention ||
+		cfg.OffsetMetadataMaxBytes != want.OffsetMetadataMaxBytes {
 		t.Fatalf("defaults differ from cluster.DefaultConfig:\n got %+v\nwant %+v", cfg, want)
 	}
 	if cfg.MessageMaxBytes != 1048588 || cfg.SocketRequestMaxBytes != 100<<20 || cfg.LogDefaults.RetentionTime != 168*time.Hour ||
@@ -309,5 +315,26 @@ func TestBrokerListenInUse(t *testing.T) {
 	err = cmd.ExecuteContext(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "address already in use") {
 		t.Fatalf("error %v, want address already in use", err)
+	}
+}
+
+// TestBrokerGroupSettings: the group and offsets flags reach the broker's
+// config, and RUNNEL_BROKERS (the client commands' variable) is not
+// warned about.
+func TestBrokerGroupSettings(t *testing.T) {
+	cfg, _, err := resolveBroker(t, []string{"RUNNEL_OFFSETS_RETENTION=1h"}, "--group-initial-rebalance-delay", "0s",
+		"--group-min-session-timeout", "1s", "--group-max-session-timeout", "1m", "--group-max-size", "7",
+		"--offsets-topic-num-partitions", "3", "--offset-metadata-max-bytes", "1KiB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.GroupInitialRebalanceDelay != 0 || cfg.GroupMinSessionTimeout != time.Second || cfg.GroupMaxSessionTimeout != time.Minute ||
+		cfg.GroupMaxSize != 7 || cfg.OffsetsTopicNumPartitions != 3 || cfg.OffsetsRetention != time.Hour || cfg.OffsetMetadataMaxBytes != 1024 {
+		t.Fatalf("group settings not applied: %+v", cfg)
+	}
+	var buf bytes.Buffer
+	warnUnknownEnv(slog.New(slog.NewTextHandler(&buf, nil)), []string{brokersEnv, "RUNNEL_NO_SUCH"})
+	if out := buf.String(); strings.Contains(out, brokersEnv) || !strings.Contains(out, "RUNNEL_NO_SUCH") {
+		t.Fatalf("warnings: %s", out)
 	}
 }
