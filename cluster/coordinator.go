@@ -55,6 +55,9 @@ type coordinator struct {
 	logger *slog.Logger
 	store  atomic.Pointer[groupStoreBox]
 	reqs   atomic.Uint64
+	// stopped is set when run ends: deadline timers are stopped and not
+	// armed again.
+	stopped atomic.Bool
 
 	mu struct {
 		sync.Mutex
@@ -72,6 +75,8 @@ type groupEntry struct {
 		sync.Mutex
 		g       *group.Group
 		waiters map[group.RequestID]chan group.Response
+		timer   *time.Timer // calls Tick at timerAt, the machine's next deadline
+		timerAt time.Time
 	}
 }
 
@@ -130,6 +135,14 @@ func (c *coordinator) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			c.stopped.Store(true)
+			for _, e := range c.entries() {
+				e.mu.Lock()
+				if e.mu.timer != nil {
+					e.mu.timer.Stop()
+				}
+				e.mu.Unlock()
+			}
 			return
 		case now := <-t.C:
 			for _, e := range c.entries() {
@@ -194,6 +207,7 @@ func (c *coordinator) apply(e *groupEntry, fn func(g *group.Group)) {
 	defer e.mu.Unlock()
 	fn(e.mu.g)
 	c.processLocked(e, e.mu.g.Ready())
+	c.scheduleLocked(e)
 	if e.mu.g.State() == group.Dead {
 		c.mu.Lock()
 		if c.mu.groups[e.name] == e {
@@ -201,6 +215,31 @@ func (c *coordinator) apply(e *groupEntry, fn func(g *group.Group)) {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// scheduleLocked arms e's timer for the machine's next deadline, so that
+// sessions expire and join and sync phases end on time rather than at the
+// next sweep of run's ticker (which stays, as a backstop).
+func (c *coordinator) scheduleLocked(e *groupEntry) {
+	at, ok := e.mu.g.NextDeadline()
+	if !ok || c.stopped.Load() {
+		if e.mu.timer != nil {
+			e.mu.timer.Stop()
+			e.mu.timerAt = time.Time{}
+		}
+		return
+	}
+	if e.mu.timer != nil && at.Equal(e.mu.timerAt) {
+		return
+	}
+	e.mu.timerAt = at
+	if e.mu.timer == nil {
+		e.mu.timer = time.AfterFunc(time.Until(at), func() {
+			c.apply(e, func(g *group.Group) { g.Tick(time.Now()) })
+		})
+		return
+	}
+	e.mu.timer.Reset(time.Until(at))
 }
 
 // processLocked persists, logs and delivers what the machine produced.

@@ -244,3 +244,46 @@ func randomRun(t *testing.T, seed uint64) {
 		t.Fatalf("seed %d: %v", seed, err)
 	}
 }
+
+// TestNextDeadline: the driver's timer must fire when Tick would change
+// the group: a Stable member's session expiry, and nothing for a group
+// with no members.
+func TestNextDeadline(t *testing.T) {
+	g := New(testConfig(), t0)
+	if _, ok := g.NextDeadline(); ok {
+		t.Fatal("an empty group has a deadline")
+	}
+	join := Join{Req: 1, ClientID: "a", ProtocolType: "consumer", Protocols: []Protocol{{Name: "range"}},
+		SessionTimeout: 10 * time.Second, RebalanceTimeout: time.Minute}
+	g.Join(t0, join)
+	rd := g.Ready()
+	var id string
+	for _, r := range rd.Responses {
+		if r.Join != nil {
+			id = r.Join.MemberID
+		}
+	}
+	if id == "" {
+		t.Fatalf("no member id handed out: %+v", rd)
+	}
+	join.Req, join.MemberID = 2, id
+	g.Join(t0, join)
+	g.Ready()
+	if g.State() == Stable || g.State() == CompletingRebalance {
+		g.Sync(t0, Sync{Req: 3, MemberID: id, Generation: g.Generation(), Assignments: []MemberAssignment{{MemberID: id}}})
+		g.Ready()
+	}
+	at, ok := g.NextDeadline()
+	if !ok {
+		t.Fatalf("no deadline in state %v", g.State())
+	}
+	if at.After(t0.Add(10 * time.Second)) {
+		t.Fatalf("next deadline %v is after the member's session expiry", at.Sub(t0))
+	}
+	// Ticking at the deadline, with no heartbeat since, must do something
+	// once the session has run out.
+	g.Tick(t0.Add(10*time.Second + time.Millisecond))
+	if len(g.members) != 0 && g.State() == Stable {
+		t.Fatalf("member not expired at its deadline: %v, %d members", g.State(), len(g.members))
+	}
+}

@@ -213,3 +213,36 @@ func (g *Group) expireSyncs(now time.Time) {
 	}
 	g.prepareRebalance(now, CauseSyncTimeout, first, "")
 }
+
+// NextDeadline returns the earliest time at which Tick would change the
+// group, and false if no timer runs. A driver that calls Tick at that time
+// (and again after every input, which may move it) expires sessions and
+// ends join and sync phases on time, not at its next sweep.
+func (g *Group) NextDeadline() (time.Time, bool) {
+	var next time.Time
+	consider := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	if g.state == Dead {
+		return next, false
+	}
+	for _, at := range g.pending {
+		consider(at)
+	}
+	for _, m := range g.members {
+		if !m.awaitingJoin && !m.awaitingSync {
+			consider(m.expiry)
+		}
+	}
+	switch g.state {
+	case PreparingRebalance:
+		consider(g.joinDeadline)
+	case CompletingRebalance, Stable:
+		if len(g.pendingSync) > 0 {
+			consider(g.syncDeadline)
+		}
+	}
+	return next, !next.IsZero()
+}
