@@ -99,7 +99,7 @@ func (p *partition) produce(batch []byte, now time.Time) produceResult {
 	// The CRC only proves the bytes are the client's: decode the records
 	// too, as Kafka does, so that no consumer and no compaction of this
 	// log ever meets a batch it cannot read.
-	if _, _, err := rlog.DecodeRecords(batch); err != nil {
+	if err := rlog.CheckRecords(batch); err != nil {
 		res.err, res.msg = batchErrorCode(err), err.Error()
 		return res
 	}

@@ -47,6 +47,9 @@ func FuzzDecodeRecords(f *testing.F) {
 			return
 		}
 		_, records, err := DecodeRecords(b)
+		if cerr := CheckRecords(b); (cerr == nil) != (err == nil) {
+			t.Fatalf("CheckRecords says %v where DecodeRecords says %v", cerr, err)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrInvalidRecords) {
 				t.Fatalf("DecodeRecords of a valid batch: %v, want ErrInvalidRecords", err)
