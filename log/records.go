@@ -82,7 +82,7 @@ func decodeRecords(raw []byte, count, lastOffsetDelta int32) ([]Record, error) {
 		return nil, fmt.Errorf("%d records cannot fit in %d bytes", count, len(raw))
 	}
 	records := make([]Record, 0, count)
-	err := walkRecords(raw, count, lastOffsetDelta, func(r *Record) { records = append(records, *r) })
+	err := walkRecords(raw, count, lastOffsetDelta, func(r Record) { records = append(records, r) })
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func decodeRecords(raw []byte, count, lastOffsetDelta int32) ([]Record, error) {
 // walkRecords checks that raw holds exactly count well-formed records
 // with increasing offset deltas up to lastOffsetDelta, passing each to fn
 // (if not nil) without keeping them.
-func walkRecords(raw []byte, count, lastOffsetDelta int32, fn func(*Record)) error {
+func walkRecords(raw []byte, count, lastOffsetDelta int32, fn func(Record)) error {
 	if count < 0 || int64(count) > int64(len(raw)/recordSizeMin) {
 		return fmt.Errorf("%d records cannot fit in %d bytes", count, len(raw))
 	}
@@ -110,7 +110,7 @@ func walkRecords(raw []byte, count, lastOffsetDelta int32, fn func(*Record)) err
 			return fmt.Errorf("record %d: offset delta %d past the batch's last %d", i, r.OffsetDelta, lastOffsetDelta)
 		}
 		if fn != nil {
-			fn(&r)
+			fn(r)
 		}
 		prev = r.OffsetDelta
 		rest = rest[n:]

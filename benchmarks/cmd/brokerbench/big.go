@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // bigTopic is the topic of the size-independence figures.
@@ -33,6 +34,11 @@ func (b *bench) bigFigures() error {
 		return err
 	}
 	b.sizeRow(s, fmt.Sprintf("consume from the start, %s: the whole %s topic vs the %s one", how, fmtSize(b.p.big), fmtBytes(b.p.small)), big, small)
+	if b.cold {
+		if err := b.rawReadRow(s, ts); err != nil {
+			return err
+		}
+	}
 	for _, size := range []int{100, 1024} {
 		small, big, err := b.produceSmallBig(ts, size)
 		if err != nil {
@@ -44,6 +50,35 @@ func (b *bench) bigFigures() error {
 	s.row(fmt.Sprintf("for reference: writing the %s topic, %s at a time per broker, taking turns", fmtSize(b.p.big), fmtBytes(b.p.chunk)),
 		fill[peerRunnel].mbCell(), "—", "—", fill[peerJetStream].mbCell(), "—", "—", "—", "—")
 	s.note("Within each round the two sizes take turns (the order swapping every round), so both sides of a ratio ran at the same time of the run.")
+	return nil
+}
+
+// rawReadRow reads each broker's files of the big and the small topic
+// with read(2), cold, once each: what the disk and the page cache give
+// for each size, whatever the broker.
+func (b *bench) rawReadRow(s *section, ts []*target) error {
+	cells := []string{fmt.Sprintf("for reference: read(2) of the topic's files, cold, 1 MiB reads (bytes on disk): %s vs %s", fmtSize(b.p.big), fmtBytes(b.p.small))}
+	for _, name := range []string{peerRunnel, peerJetStream} {
+		t := b.find(name)
+		if t == nil || !slices.Contains(ts, t) {
+			cells = append(cells, "—", "—", "—")
+			continue
+		}
+		var rates [2]*tput
+		for i, topic := range []string{bigTopic, consumeTopic} {
+			if err := dropCaches(); err != nil {
+				return err
+			}
+			progress("read(2) of %s's %s files, cold", name, topic)
+			n, d, err := readFiles(topicFiles(t, topic))
+			if err != nil {
+				return err
+			}
+			rates[i] = &tput{runs: []sample{{bytes: n, d: d}}}
+		}
+		cells = append(cells, rates[0].mbCell(), rates[1].mbCell(), ratio(rates[0].mbps(), rates[1].mbps()))
+	}
+	s.row(append(cells, "—", "—")...)
 	return nil
 }
 

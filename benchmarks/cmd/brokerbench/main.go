@@ -7,7 +7,8 @@
 //     cache) and cold (broker restarted, page cache dropped);
 //   - end-to-end latency (produce → a consumer sees the record) at fixed
 //     rates, open loop, measured from each record's scheduled send time;
-//   - each broker's resident memory, sampled all through the run;
+//   - each broker's resident memory, sampled all through the run, and the
+//     CPU time of each broker and of its clients, per GB moved;
 //   - this machine's loopback TCP throughput (a plain Go sender and
 //     receiver), the ceiling for any broker on 127.0.0.1;
 //   - produce and consume again with a topic of -big bytes (10 GB), to
@@ -21,7 +22,7 @@
 // its resident memory is its own and so that a restart is a real one.
 //
 // Run it from benchmarks/: go run ./cmd/brokerbench [-quick] [-big 10GB].
-// It writes about 2 × (big + 2 GiB) under -dir and removes it when done.
+// It writes about 2 × (big + 4 GiB) under -dir and removes it when done.
 // The cold figures drop the page cache (needs root; skipped otherwise).
 // -profile DIR writes a CPU profile of the runnel broker per phase.
 package main
