@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/runnel-io/runnel/benchmarks/internal/host"
 )
 
 // Every broker runs in a child process: this binary with -child=KIND
@@ -266,7 +268,7 @@ func newRSSSampler(pid int, exited <-chan struct{}) *rssSampler {
 }
 
 func (s *rssSampler) sample() {
-	n, err := vmRSS(s.pid)
+	n, err := host.VmRSS(s.pid)
 	if err != nil {
 		s.errs.Add(1)
 		return

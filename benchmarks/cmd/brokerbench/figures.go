@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/runnel-io/runnel/benchmarks/internal/host"
 )
 
 var runStart = time.Now()
@@ -86,7 +88,7 @@ func figures(root string, p params) (*report, error) {
 	b := &bench{p: p, root: root, rep: &report{}, cold: p.cold}
 	defer b.stopAll()
 	if b.cold {
-		if err := dropCaches(); errors.Is(err, errNoDrop) {
+		if err := dropCaches(); errors.Is(err, host.ErrNoDrop) {
 			b.cold = false
 			b.rep.notes = append(b.rep.notes, "Cold figures skipped: "+err.Error()+".")
 		} else if err != nil {

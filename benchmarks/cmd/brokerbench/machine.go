@@ -1,16 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/runnel-io/runnel/benchmarks/internal/host"
 )
 
 // machine describes where the run happened, for the report's header.
@@ -27,106 +26,14 @@ type machine struct {
 
 func describeMachine(dir string) machine {
 	return machine{
-		goVersion: goVersion(),
-		cpu:       cpuModel(),
+		goVersion: host.GoVersion(),
+		cpu:       host.CPUModel(),
 		cores:     runtime.NumCPU(),
-		memory:    memTotal(),
-		kernel:    kernelRelease(),
-		fs:        filesystem(dir),
-		loadStart: loadAverage(),
+		memory:    host.MemTotal(),
+		kernel:    host.KernelRelease(),
+		fs:        host.Filesystem(dir),
+		loadStart: host.LoadAverage(" "),
 	}
-}
-
-// goVersion is `go version`'s output, or the toolchain that built this
-// binary when the go command is not on the PATH.
-func goVersion() string {
-	out, err := exec.Command("go", "version").Output()
-	if err != nil {
-		return fmt.Sprintf("go version %s %s/%s (built with)", runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func cpuModel() string {
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return "unknown (" + err.Error() + ")"
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
-}
-
-func memTotal() string {
-	kb, err := statusField("/proc/meminfo", "MemTotal:")
-	if err != nil {
-		return "unknown"
-	}
-	return fmt.Sprintf("%.1f GiB RAM", float64(kb)/(1<<20))
-}
-
-func kernelRelease() string {
-	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
-	if err != nil {
-		return "unknown"
-	}
-	return "Linux " + strings.TrimSpace(string(b))
-}
-
-// loadAverage is /proc/loadavg's 1, 5 and 15 minute figures: the run
-// shares the machine with whatever else runs, and this says how much.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-// filesystem summarises `df -T dir`: type, device and mount point.
-func filesystem(dir string) string {
-	out, err := exec.Command("df", "-T", dir).Output()
-	if err != nil {
-		return "unknown (df -T: " + err.Error() + ")"
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) < 2 {
-		return "unknown"
-	}
-	f := strings.Fields(lines[len(lines)-1])
-	if len(f) < 7 {
-		return lines[len(lines)-1]
-	}
-	return fmt.Sprintf("%s on %s, mounted at %s", f[1], f[0], f[6])
-}
-
-// statusField reads a "Name:   123 kB" line of a /proc file, in kB.
-func statusField(path, name string) (int64, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, name); ok {
-			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("no %s in %s", name, path)
-}
-
-// vmRSS is a process's resident set size in bytes.
-func vmRSS(pid int) (int64, error) {
-	kb, err := statusField(fmt.Sprintf("/proc/%d/status", pid), "VmRSS:")
-	return kb << 10, err
 }
 
 // cpuTime is a process's user + system CPU time, all its threads, from
@@ -173,21 +80,8 @@ func machineBusy() time.Duration {
 	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
-// errNoDrop is returned when the page cache cannot be dropped (not root).
-var errNoDrop = errors.New("cannot drop the page cache (needs root)")
-
-// dropSettle is how long dropCaches waits after dropping: a VM whose
-// balloon reports free memory to the host hands the freed pages back over
-// the next seconds, and whatever runs meanwhile pays for it unevenly.
+// dropSettle is how long dropCaches waits after dropping (-settle).
 var dropSettle = 2 * time.Second
 
-// dropCaches writes dirty pages back and empties the page cache, so that
-// the next reads come from the disk.
-func dropCaches() error {
-	syscall.Sync()
-	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0); err != nil {
-		return fmt.Errorf("%w: %v", errNoDrop, err)
-	}
-	time.Sleep(dropSettle)
-	return nil
-}
+// dropCaches empties the page cache, then waits dropSettle.
+func dropCaches() error { return host.DropCaches(dropSettle) }

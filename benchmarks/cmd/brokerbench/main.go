@@ -38,6 +38,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/runnel-io/runnel/benchmarks/internal/host"
 )
 
 // params are the sizes and counts of one run.
@@ -199,7 +201,7 @@ func run(dir string, p params, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	m.loadEnd = loadAverage()
+	m.loadEnd = host.LoadAverage(" ")
 	rep.write(os.Stdout, m, start, command(), root, time.Since(start))
 	return nil
 }

@@ -37,6 +37,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/runnel-io/runnel/benchmarks/internal/host"
 )
 
 // params are the sizes, counts and client settings of one run.
@@ -187,7 +189,7 @@ func run(p params, dir string, timeout time.Duration, cpuprofile string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	r := &report{params: p, start: start, machine: describeMachine(), command: command(), load: loadAverage()}
+	r := &report{params: p, start: start, machine: describeMachine(), command: command(), load: host.LoadAverage(", ")}
 	r.versions = pinnedVersionsNote(sides)
 	for _, s := range sides {
 		r.sides = append(r.sides, s.describe())
@@ -203,7 +205,7 @@ func run(p params, dir string, timeout time.Duration, cpuprofile string) error {
 		}
 	}
 	r.elapsed = time.Since(start)
-	r.loadAfter = loadAverage()
+	r.loadAfter = host.LoadAverage(", ")
 	r.write(os.Stdout)
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/runnel-io/runnel/benchmarks/internal/host"
 )
 
 var runStart = time.Now()
@@ -24,7 +26,7 @@ func figures(root string, p params) ([]row, []string, error) {
 	notes := []string{fmt.Sprintf("Workload: batches of %d records with %d-byte values and no key, %d bytes each, uncompressed; default log config (1 GiB segments, 4 KiB index interval, no fsync policy). MB = 10^6 bytes.",
 		pool.records, recordValueBytes, pool.size)}
 	if p.cold {
-		if err := dropCaches(); errors.Is(err, errNoDrop) {
+		if err := dropCaches(); errors.Is(err, host.ErrNoDrop) {
 			p.cold = false
 			notes = append(notes, "Cold figures skipped: "+err.Error()+".")
 		} else if err != nil {
