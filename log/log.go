@@ -153,26 +153,29 @@ type AppendResult struct {
 // batches stay compressed. A batch that fails validation leaves the log
 // unchanged.
 func (l *Log) Append(batch []byte, leaderEpoch int32) (AppendResult, error) {
-	h, err := l.validate(batch)
-	if err != nil {
-		return AppendResult{}, err
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err := l.writableLocked(); err != nil {
-		return AppendResult{}, err
-	}
-	h.BaseOffset = l.tail.Load().next
-	h.LeaderEpoch = leaderEpoch
-	setBaseOffset(batch, h.BaseOffset)
-	setLeaderEpoch(batch, leaderEpoch)
-	return l.appendLocked(batch, &h)
+	return l.appendWith(batch, func(h *BatchHeader, end int64) error {
+		h.BaseOffset, h.LeaderEpoch = end, leaderEpoch
+		setBaseOffset(batch, end)
+		setLeaderEpoch(batch, leaderEpoch)
+		return nil
+	})
 }
 
 // AppendAssigned appends a batch whose offsets were assigned elsewhere (a
 // follower copying its leader's log). Its base offset must not be below the
 // log end offset; a gap (left by compaction on the leader) is allowed.
 func (l *Log) AppendAssigned(batch []byte) (AppendResult, error) {
+	return l.appendWith(batch, func(h *BatchHeader, end int64) error {
+		if h.BaseOffset < end {
+			return fmt.Errorf("%w: batch at %d, log ends at %d", ErrOffsetNotMonotonic, h.BaseOffset, end)
+		}
+		return nil
+	})
+}
+
+// appendWith validates batch, then, under the writer's lock, lets place
+// set or check its offsets against the log end offset, and appends it.
+func (l *Log) appendWith(batch []byte, place func(h *BatchHeader, end int64) error) (AppendResult, error) {
 	h, err := l.validate(batch)
 	if err != nil {
 		return AppendResult{}, err
@@ -182,8 +185,8 @@ func (l *Log) AppendAssigned(batch []byte) (AppendResult, error) {
 	if err := l.writableLocked(); err != nil {
 		return AppendResult{}, err
 	}
-	if end := l.tail.Load().next; h.BaseOffset < end {
-		return AppendResult{}, fmt.Errorf("%w: batch at %d, log ends at %d", ErrOffsetNotMonotonic, h.BaseOffset, end)
+	if err := place(&h, l.tail.Load().next); err != nil {
+		return AppendResult{}, err
 	}
 	return l.appendLocked(batch, &h)
 }
