@@ -1,9 +1,8 @@
-// Package state will hold the state stores of stream tasks: a Pebble-backed
-// store (with Pebble's WAL off, since the changelog is the source of truth)
-// and an in-memory store for tests, one test suite run over both. Every
-// change to a store is logged to a compacted changelog topic, and a store is
-// restored from it when its task moves to another worker; standby replicas
-// keep warm copies, and interactive queries read stores from outside the
-// application. Like package stream, it speaks to a cluster only as a Kafka
-// client and never imports package cluster. Nothing is here yet.
+// Package state holds the state stores of stream tasks. A store is a
+// sorted map of bytes (KeyValue); typed access, window and session layouts
+// are built on it. Memory is the in-memory store; Logged wraps any store so
+// that every change is also handed to a changelog (the stream runtime
+// writes it to a compacted topic and restores the store from it when a
+// task moves). Like package stream, it speaks to a cluster only as a Kafka
+// client and never imports package cluster.
 package state
