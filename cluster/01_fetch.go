@@ -63,7 +63,7 @@ func handleFetch(b *Broker, _ *clientConn, h requestHeader, kreq kmsg.Request) (
 	f := b.newFetch(req, resp, h.version)
 	defer f.closeSlices()
 	f.run(b.ctx)
-	return resp, nil
+	return f.response(resp), nil
 }
 
 // fetch is one Fetch request being answered, on its connection's goroutine.
@@ -100,8 +100,7 @@ func (b *Broker) newFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, vers
 		for j := range rt.Partitions {
 			rp, sp := &rt.Partitions[j], &st.Partitions[j]
 			*sp = kmsg.NewFetchResponseTopicPartition()
-			// Empty, not null, as Kafka sends it: librdkafka (kcat) refuses a
-			// null record set ("invalid MessageSetSize -1").
+			// Empty, not null: see response.
 			sp.Partition, sp.RecordBatches = rp.Partition, []byte{}
 			fp := fetchPart{req: rp, out: sp}
 			if rp.Partition >= 0 && int(rp.Partition) < len(parts) {
@@ -135,8 +134,8 @@ func (b *Broker) fetchTopic(rt *kmsg.FetchRequestTopic, st *kmsg.FetchResponseTo
 }
 
 // run reads every partition, waiting for appends while fewer than MinBytes
-// are readable, until MaxWaitMillis passes or ctx ends; then it copies
-// what the last pass found into the response.
+// are readable, until MaxWaitMillis passes or ctx ends; the slices of the
+// last pass are kept for the response.
 func (f *fetch) run(ctx context.Context) {
 	maxWait := time.Duration(f.req.MaxWaitMillis) * time.Millisecond
 	var timer *time.Timer
@@ -147,7 +146,6 @@ func (f *fetch) run(ctx context.Context) {
 		waits := f.waitChannels()
 		n, done := f.read()
 		if done || expired || maxWait <= 0 || n >= int(f.req.MinBytes) {
-			f.fill()
 			return
 		}
 		f.closeSlices()
@@ -243,7 +241,7 @@ func (f *fetch) readPart(fp *fetchPart, limit int, minOne bool) (n int, stop boo
 	}
 	s, err := p.log.Read(rp.FetchOffset, rlog.ReadLimit{MaxBytes: limit, MaxOffset: maxOffset, MinOne: minOne})
 	if err != nil {
-		out.ErrorCode = f.readErrorCode(p, err).Code
+		out.ErrorCode = f.b.fetchReadError(p, err).Code
 		return 0, true
 	}
 	fp.slice = s
@@ -270,43 +268,35 @@ func (f *fetch) checkDivergence(fp *fetchPart) (*kerr.Error, bool) {
 	return nil, false
 }
 
-// readErrorCode maps a log read error to Kafka's code, logging the
+// fetchReadError maps a log read error to Kafka's code, logging the
 // unexpected ones.
-func (f *fetch) readErrorCode(p *partition, err error) *kerr.Error {
+func (b *Broker) fetchReadError(p *partition, err error) *kerr.Error {
 	switch {
 	case errors.Is(err, rlog.ErrOffsetOutOfRange):
 		return kerr.OffsetOutOfRange
 	case errors.Is(err, rlog.ErrClosed):
 		return kerr.NotLeaderForPartition
 	}
-	f.b.logger.Error("cluster: fetch read", "topic", p.topic, "partition", p.index, "err", err)
+	b.logger.Error("cluster: fetch read", "topic", p.topic, "partition", p.index, "err", err)
 	return kerr.KafkaStorageError
 }
 
-// fill copies every slice the last pass found into one buffer that the
-// partitions' RecordBatches share, and closes the slices.
-func (f *fetch) fill() {
-	total := 0
-	for i := range f.parts {
-		if s := f.parts[i].slice; s != nil {
-			total += s.Len()
-		}
-	}
-	buf := make([]byte, 0, total)
+// response hands the slices of the last pass to the response, which
+// writes them after the rest of the frame (fetch_response.go) and closes
+// them. Partitions without records answer an empty record set, not a null
+// one, as Kafka does: librdkafka (kcat) refuses a null one ("invalid
+// MessageSetSize -1").
+func (f *fetch) response(resp *kmsg.FetchResponse) *fetchResponse {
+	r := &fetchResponse{FetchResponse: resp, b: f.b}
 	for i := range f.parts {
 		fp := &f.parts[i]
 		if fp.slice == nil || fp.slice.Len() == 0 {
 			continue
 		}
-		start := len(buf)
-		var err error
-		if buf, err = fp.slice.AppendTo(buf); err != nil {
-			fp.out.ErrorCode = f.readErrorCode(fp.p, err).Code
-			continue
-		}
-		fp.out.RecordBatches = buf[start:len(buf):len(buf)]
+		r.recs = append(r.recs, fetchRecords{p: fp.p, out: fp.out, slice: fp.slice})
+		fp.slice = nil
 	}
-	f.closeSlices()
+	return r
 }
 
 func (f *fetch) closeSlices() {

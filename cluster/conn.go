@@ -41,7 +41,7 @@ func (b *Broker) serveConn(c net.Conn) {
 				"client", cc.clientID, "panic", v, "stack", string(debug.Stack()))
 		}
 	}()
-	var out []byte
+	_, tcp := c.(*net.TCPConn)
 	for {
 		c.SetReadDeadline(time.Now().Add(connIdleTimeout))
 		frame, err := readFrame(r, b.cfg.SocketRequestMaxBytes, nil)
@@ -65,22 +65,64 @@ func (b *Broker) serveConn(c net.Conn) {
 				return
 			}
 		}
-		if resp == nil {
-			continue // acks=0: no response
+		if resp != nil { // nil for acks=0: no response
+			if resp.Key() != 18 || err == nil {
+				resp.SetVersion(h.version)
+			}
+			c.SetWriteDeadline(time.Now().Add(connWriteTimeout))
+			if err := writeResponse(c, tcp, h.correlationID, resp); err != nil {
+				b.logConnEnd(cc, err)
+				return
+			}
 		}
-		if resp.Key() != 18 || err == nil {
-			resp.SetVersion(h.version)
-		}
-		out = appendResponse(out[:0], h.correlationID, resp)
-		c.SetWriteDeadline(time.Now().Add(connWriteTimeout))
-		if _, err := c.Write(out); err != nil {
-			b.logConnEnd(cc, err)
-			return
-		}
-		if cap(out) > 1<<20 {
-			out = nil // do not pin a large fetch's buffer to an idle connection
+		if frameReusable(h.key) {
+			putBuf(frame)
 		}
 	}
+}
+
+// writeResponse encodes resp into a pooled buffer and writes its frame;
+// a frameWriter writes its own, and is released whether or not it could.
+func writeResponse(c net.Conn, tcp bool, corr int32, resp kmsg.Response) error {
+	out := getBuf(0)
+	defer func() { putBuf(out) }()
+	if fw, ok := resp.(frameWriter); ok {
+		defer fw.release()
+		var err error
+		out, err = fw.writeFrame(c, tcp, corr, out)
+		return err
+	}
+	out = appendResponse(out, corr, resp)
+	_, err := c.Write(out)
+	return err
+}
+
+// A frameWriter is a response that writes its own frame: Fetch, whose
+// records go from the log to the socket (sendfile) rather than through
+// the encoder. writeFrame may use buf (a pooled buffer; it returns it,
+// grown or not) and sends a whole frame or fails; tcp says that c is a
+// *net.TCPConn. release closes what the response holds; it is called
+// once, after writeFrame or instead of it.
+type frameWriter interface {
+	kmsg.Response
+	writeFrame(c io.Writer, tcp bool, corr int32, buf []byte) ([]byte, error)
+	release()
+}
+
+// frameReusable reports whether the request frame of an API may go back
+// to the pool once answered. kmsg decodes byte fields as sub-slices of the
+// frame (strings are copied), so a handler that keeps bytes of its request
+// (JoinGroup's protocol metadata and SyncGroup's assignments stay in the
+// group) must own its frame: every API not listed here leaves the frame to
+// the garbage collector. These are the frequent ones, whose handlers keep
+// no request bytes (Produce's batch is written to the log before it
+// answers).
+func frameReusable(key int16) bool {
+	switch key {
+	case 0, 1, 2, 3, 8, 9, 10, 12, 18: // Produce, Fetch, ListOffsets, Metadata, OffsetCommit, OffsetFetch, FindCoordinator, Heartbeat, ApiVersions
+		return true
+	}
+	return false
 }
 
 func (b *Broker) logConnEnd(cc *clientConn, err error) {

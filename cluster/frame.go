@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -25,8 +24,16 @@ type requestHeader struct {
 }
 
 // readFrame reads one size-prefixed frame, refusing sizes over max before
-// allocating anything.
-func readFrame(r io.Reader, max int32, buf []byte) ([]byte, error) {
+// allocating anything. It takes buf (which may be nil) and returns the
+// frame in a buffer the caller then owns: buf itself, or a pooled buffer
+// that replaced it (buf is then back in the pool). On an error every
+// buffer is back in the pool.
+func readFrame(r io.Reader, max int32, buf []byte) (_ []byte, err error) {
+	defer func() {
+		if err != nil {
+			putBuf(buf)
+		}
+	}()
 	var size [4]byte
 	if _, err := io.ReadFull(r, size[:]); err != nil {
 		return nil, err
@@ -38,13 +45,21 @@ func readFrame(r io.Reader, max int32, buf []byte) ([]byte, error) {
 	if n < 8 {
 		return nil, fmt.Errorf("%w: %d bytes is shorter than a header", ErrFrameMalformed, n)
 	}
-	// Grow the buffer as the body arrives instead of trusting the size: a
-	// peer that claims the limit and sends nothing must not cost the limit
-	// in memory, or a few hundred such connections exhaust it.
+	// An idle pooled buffer of the frame's size costs no new memory: take
+	// it. Otherwise grow the buffer as the body arrives instead of
+	// trusting the size: a peer that claims the limit and sends nothing
+	// must not cost the limit in memory, or a few hundred such
+	// connections exhaust it.
+	if cap(buf) < int(n) {
+		if b := pooledBuf(int(n)); b != nil {
+			putBuf(buf)
+			buf = b
+		}
+	}
 	buf = buf[:0]
 	for len(buf) < int(n) {
 		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, min(int(n)-len(buf), 3*len(buf)+frameChunkBytes))
+			buf = growFrame(buf, min(int(n), 4*len(buf)+frameChunkBytes))
 		}
 		k, err := io.ReadFull(r, buf[len(buf):min(cap(buf), int(n))])
 		buf = buf[:len(buf)+k]
@@ -56,6 +71,14 @@ func readFrame(r io.Reader, max int32, buf []byte) ([]byte, error) {
 		}
 	}
 	return buf, nil
+}
+
+// growFrame moves buf's bytes to a pooled buffer with room for n and gives
+// buf back to the pool.
+func growFrame(buf []byte, n int) []byte {
+	b := append(getBuf(n), buf...)
+	putBuf(buf)
+	return b
 }
 
 // frameChunkBytes is the first allocation for a frame's body (most frames
