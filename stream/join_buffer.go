@@ -1,0 +1,227 @@
+package stream
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/runnel-io/runnel/state"
+	"github.com/runnel-io/runnel/stream/internal/engine"
+)
+
+// streamJoiner is one task's stream-stream join. Both sides come through
+// the one instance (tagged by joinSide), which owns the two buffers, the
+// store of records still waiting for a partner (left and outer joins), and
+// the join's stream time: the largest timestamp it has seen on either
+// side, reset when the task restarts, as in Kafka Streams.
+//
+// A record at time t of side S is buffered under t in S's buffer; it
+// finds its partners in the other buffer between t-before and t+after
+// (S first) or t-after and t+before (S second). Its window closes when
+// stream time passes t + after (first) or t + before (second), plus
+// grace. After that it is done: a record that arrives that late is
+// dropped, a buffered one joins no new partner, and a left or outer
+// join's unjoined result for it is final. (Kafka Streams would still join
+// a closed record with a partner whose own window is open, after having
+// emitted its unjoined result; here a record gives joined results or one
+// unjoined result, never both.) Buffers keep records for
+// before+after+grace, longer than any window stays open.
+type streamJoiner[K, V1, V2, VR any] struct {
+	spec        streamJoinSpec[K, V1, V2, VR]
+	left, right *state.WindowStore
+	pending     state.KeyValue // nil for an inner join
+
+	streamTime int64
+	nextClose  int64 // smallest close time in pending; MaxInt64 if none
+	nextExpire int64 // the buffers are expired when their cutoff reaches it
+	seq        uint32
+}
+
+// expireStepMs is the least stream-time step between two expiries of the
+// buffers: an expiry scans the whole buffers, so it must not run per
+// record.
+const expireStepMs = 1000
+
+func (j *streamJoiner[K, V1, V2, VR]) Init(c *engine.ProcCtx) error {
+	j.streamTime, j.nextExpire, j.nextClose = engine.NoStreamTime, math.MinInt64, math.MaxInt64
+	left, err := c.Store(j.spec.left)
+	if err != nil {
+		return err
+	}
+	right, err := c.Store(j.spec.right)
+	if err != nil {
+		return err
+	}
+	j.left, j.right = &state.WindowStore{KV: left, Duplicates: true}, &state.WindowStore{KV: right, Duplicates: true}
+	if j.spec.pending == "" {
+		return nil
+	}
+	if j.pending, err = c.Store(j.spec.pending); err != nil {
+		return err
+	}
+	return j.scanPending()
+}
+
+// scanPending reads a restored pending store once: its first close time,
+// and the largest sequence number, so new rows never replace old ones.
+func (j *streamJoiner[K, V1, V2, VR]) scanPending() error {
+	var derr error
+	err := j.pending.Range(nil, nil, func(k, _ []byte) bool {
+		p, err := splitPendingKey(k)
+		if err != nil {
+			derr = err
+			return false
+		}
+		j.nextClose = min(j.nextClose, p.closeAt)
+		j.seq = max(j.seq, p.seq)
+		return true
+	})
+	if err == nil {
+		err = derr
+	}
+	if err != nil {
+		return fmt.Errorf("stream: join store %s: %w", j.spec.pending, err)
+	}
+	return nil
+}
+
+func (j *streamJoiner[K, V1, V2, VR]) Process(c *engine.ProcCtx, r engine.Rec) error {
+	side := r.Value.(joinSide)
+	j.streamTime = max(j.streamTime, r.TS)
+	switch {
+	case r.NullKey:
+		c.Drop("null-key", r)
+		return nil
+	case r.Tombstone:
+		c.Drop("null-value", r)
+		return nil
+	case j.streamTime > j.closeAt(side.right, r.TS):
+		c.Drop("late", r)
+		return nil
+	}
+	if err := j.emitClosed(c); err != nil {
+		return err
+	}
+	if err := j.expire(); err != nil {
+		return err
+	}
+	kb, err := j.spec.ks.Encode(engine.As[K](r.Key))
+	if err != nil {
+		return fmt.Errorf("stream: join %s: encode key: %w", c.Node.Name, err)
+	}
+	vb, err := j.encodeOwn(side)
+	if err != nil {
+		return fmt.Errorf("stream: join %s: encode value: %w", c.Node.Name, err)
+	}
+	joined, err := j.joinBuffered(c, r, side, kb)
+	if err != nil {
+		return err
+	}
+	if err := j.buffer(side.right).Put(kb, r.TS, vb); err != nil {
+		return err
+	}
+	if !joined && j.spec.kind.unjoined(side.right) {
+		return j.addPending(side.right, kb, r.TS, vb)
+	}
+	return nil
+}
+
+func (j *streamJoiner[K, V1, V2, VR]) Close() error { return nil }
+
+func (j *streamJoiner[K, V1, V2, VR]) buffer(right bool) *state.WindowStore {
+	if right {
+		return j.right
+	}
+	return j.left
+}
+
+// closeAt is the stream time after which the window of a record of the
+// given side at ts is closed.
+func (j *streamJoiner[K, V1, V2, VR]) closeAt(right bool, ts int64) int64 {
+	return ts + j.ahead(right) + j.spec.grace
+}
+
+// ahead is how far after a record of the given side its window ends.
+func (j *streamJoiner[K, V1, V2, VR]) ahead(right bool) int64 {
+	if right {
+		return j.spec.before
+	}
+	return j.spec.after
+}
+
+func (j *streamJoiner[K, V1, V2, VR]) encodeOwn(side joinSide) (b []byte, err error) {
+	if side.right {
+		b, err = j.spec.v2s.Encode(engine.As[V2](side.v))
+	} else {
+		b, err = j.spec.v1s.Encode(engine.As[V1](side.v))
+	}
+	if b == nil && err == nil {
+		b = []byte{}
+	}
+	return b, err
+}
+
+type joinMatch struct {
+	ts    int64
+	value []byte
+}
+
+// joinBuffered forwards r joined with each partner in the other side's
+// buffer whose window is still open, and takes the partners out of the
+// pending store. It reports whether r found any.
+func (j *streamJoiner[K, V1, V2, VR]) joinBuffered(c *engine.ProcCtx, r engine.Rec, side joinSide, kb []byte) (bool, error) {
+	from, to := r.TS-j.ahead(!side.right), r.TS+j.ahead(side.right)
+	from = max(from, j.streamTime-j.ahead(!side.right)-j.spec.grace)
+	var ms []joinMatch
+	err := j.buffer(!side.right).Fetch(kb, from, to, func(ts int64, v []byte) bool {
+		ms = append(ms, joinMatch{ts, append([]byte{}, v...)})
+		return true
+	})
+	if err != nil {
+		return false, err
+	}
+	for i, m := range ms {
+		out, err := j.pair(side, m.value)
+		if err != nil {
+			return false, fmt.Errorf("stream: join %s: decode buffered value: %w", c.Node.Name, err)
+		}
+		if err := c.Forward(engine.Rec{Key: r.Key, Value: out, TS: max(r.TS, m.ts), Headers: r.Headers}); err != nil {
+			return false, err
+		}
+		if j.pending != nil && j.spec.kind.unjoined(!side.right) && (i == 0 || ms[i-1].ts != m.ts) {
+			if err := j.dropPending(!side.right, kb, m.ts); err != nil {
+				return false, err
+			}
+		}
+	}
+	return len(ms) > 0, nil
+}
+
+// pair joins the record's own value with a partner's encoded value.
+func (j *streamJoiner[K, V1, V2, VR]) pair(side joinSide, partner []byte) (VR, error) {
+	if side.right {
+		v1, err := j.spec.v1s.Decode(partner)
+		v2 := engine.As[V2](side.v)
+		return j.spec.f(&v1, &v2), err
+	}
+	v1 := engine.As[V1](side.v)
+	v2, err := j.spec.v2s.Decode(partner)
+	return j.spec.f(&v1, &v2), err
+}
+
+// expire drops buffered records no partner can join any more, at most
+// once per expireStepMs (or half the retention, if longer) of stream time.
+func (j *streamJoiner[K, V1, V2, VR]) expire() error {
+	retention := j.spec.before + j.spec.after + j.spec.grace
+	cutoff := j.streamTime - retention
+	if cutoff < j.nextExpire {
+		return nil
+	}
+	if err := j.left.Expire(cutoff); err != nil {
+		return err
+	}
+	if err := j.right.Expire(cutoff); err != nil {
+		return err
+	}
+	j.nextExpire = cutoff + max(retention/2, expireStepMs)
+	return nil
+}
