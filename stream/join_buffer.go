@@ -52,6 +52,12 @@ func (j *streamJoiner[K, V1, V2, VR]) Init(c *engine.ProcCtx) error {
 		return err
 	}
 	j.left, j.right = &state.WindowStore{KV: left, Duplicates: true}, &state.WindowStore{KV: right, Duplicates: true}
+	if err := j.scanBuffer(j.spec.left, left); err != nil {
+		return err
+	}
+	if err := j.scanBuffer(j.spec.right, right); err != nil {
+		return err
+	}
 	if j.spec.pending == "" {
 		return nil
 	}
@@ -59,6 +65,28 @@ func (j *streamJoiner[K, V1, V2, VR]) Init(c *engine.ProcCtx) error {
 		return err
 	}
 	return j.scanPending()
+}
+
+// scanBuffer reads a restored buffer once for its largest sequence
+// number. The join numbers the records it buffers itself, rather than
+// through WindowStore.Put, whose numbering restarts with each instance:
+// a record of the same key and time buffered after a restore would
+// replace one buffered before it.
+func (j *streamJoiner[K, V1, V2, VR]) scanBuffer(name string, kv state.KeyValue) error {
+	var derr error
+	err := kv.Range(nil, nil, func(k, _ []byte) bool {
+		_, _, seq, err := state.SplitWindowKey(k)
+		derr = err
+		j.seq = max(j.seq, seq)
+		return err == nil
+	})
+	if err == nil {
+		err = derr
+	}
+	if err != nil {
+		return fmt.Errorf("stream: join store %s: %w", name, err)
+	}
+	return nil
 }
 
 // scanPending reads a restored pending store once: its first close time,
@@ -116,7 +144,8 @@ func (j *streamJoiner[K, V1, V2, VR]) Process(c *engine.ProcCtx, r engine.Rec) e
 	if err != nil {
 		return err
 	}
-	if err := j.buffer(side.right).Put(kb, r.TS, vb); err != nil {
+	j.seq++
+	if err := j.buffer(side.right).KV.Put(state.WindowKey(kb, r.TS, j.seq), vb); err != nil {
 		return err
 	}
 	if !joined && j.spec.kind.unjoined(side.right) {
