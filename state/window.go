@@ -18,8 +18,12 @@ type WindowStore struct {
 	KV KeyValue
 	// Duplicates: Put never replaces; each value gets the next sequence
 	// number (a join buffer). Without it, Put replaces (an aggregation).
+	// The numbering starts again at 1 in every WindowStore value: a store
+	// restored from its changelog must be given a Seq past the largest one
+	// it holds (MaxSeq), or a new value may replace a restored one.
 	Duplicates bool
-	seq        uint32
+	// Seq is the last sequence number Put gave.
+	Seq uint32
 }
 
 // windowSuffix is the start time and sequence number after the key.
@@ -52,8 +56,8 @@ func SplitWindowKey(b []byte) (key []byte, start int64, seq uint32, err error) {
 func (w *WindowStore) Put(key []byte, start int64, value []byte) error {
 	var seq uint32
 	if w.Duplicates {
-		w.seq++
-		seq = w.seq
+		w.Seq++
+		seq = w.Seq
 	}
 	return w.KV.Put(WindowKey(key, start, seq), value)
 }
@@ -147,4 +151,24 @@ func (w *WindowStore) Expire(before int64) error {
 		}
 	}
 	return nil
+}
+
+// MaxSeq returns the largest sequence number in the store (a scan of the
+// whole store: call it once, after a restore).
+func (w *WindowStore) MaxSeq() (uint32, error) {
+	var most uint32
+	var derr error
+	err := w.KV.Range(nil, nil, func(k, _ []byte) bool {
+		_, _, seq, err := SplitWindowKey(k)
+		if err != nil {
+			derr = err
+			return false
+		}
+		most = max(most, seq)
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	return most, derr
 }

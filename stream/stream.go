@@ -12,10 +12,10 @@ import (
 // changelog view, where a key's later record replaces its earlier one).
 // A Stream is a small value; pass it around freely.
 type Stream[K, V any] struct {
-	b      *Builder
-	n      *engine.Node
-	ks     serde.Serde[K]
-	vs     serde.Serde[V]
+	b       *Builder
+	n       *engine.Node
+	ks      serde.Serde[K]
+	vs      serde.Serde[V]
 	rekeyed bool // the key changed since the records were partitioned
 }
 

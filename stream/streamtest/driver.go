@@ -268,6 +268,6 @@ func (e *env) BadRecord(id engine.TaskID, o engine.Origin, key, value []byte, er
 	return e.cfg.policy.Handle(e.cfg.logger, e.Send, id, o, key, value, err)
 }
 
-func (e *env) Logger() *slog.Logger      { return e.cfg.logger }
+func (e *env) Logger() *slog.Logger     { return e.cfg.logger }
 func (e *env) Metrics() *engine.Metrics { return &e.metrics }
 func (e *env) Now() time.Time           { return e.cfg.now }
