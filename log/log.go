@@ -216,12 +216,14 @@ func (l *Log) appendLocked(batch []byte, h *BatchHeader) (AppendResult, error) {
 	if err != nil {
 		return AppendResult{}, err
 	}
+	pos := active.size.Load()
 	if err := active.appendBatch(batch, h, cfg.IndexIntervalBytes, now); err != nil {
 		if errors.Is(err, ErrLogFailed) {
 			l.mu.failed = err
 		}
 		return AppendResult{}, err
 	}
+	active.remember(pos, h) // before the tail is published: readers at the log end find it
 	l.tail.Store(&tailState{seg: active, size: active.size.Load(), next: h.NextOffset()})
 	if h.LeaderEpoch >= 0 {
 		if err := l.epochs.assign(h.LeaderEpoch, h.BaseOffset); err != nil {

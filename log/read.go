@@ -132,8 +132,20 @@ func (l *Log) tryRead(off int64, lim ReadLimit) (_ *Slice, retry bool, _ error) 
 
 // readSegment reads from one segment, holding a reference on it. found is
 // false when the segment has nothing at or after off (a gap left by
-// compaction): the caller moves on to the next segment.
+// compaction): the caller moves on to the next segment. A read at the end
+// of the active segment is answered from its recent batches.
 func readSegment(s, next *segment, t *tailState, off, maxOff int64, lim ReadLimit) (*Slice, bool, error) {
+	if s == t.seg && next == nil {
+		if sl, found, ok := s.readRecent(t, off, maxOff, min(s.size.Load(), t.size), lim); ok {
+			return sl, found, nil
+		}
+	}
+	return readSegmentFile(s, next, t, off, maxOff, lim)
+}
+
+// readSegmentFile is readSegment from the segment's index and the batch
+// headers in its file.
+func readSegmentFile(s, next *segment, t *tailState, off, maxOff int64, lim ReadLimit) (*Slice, bool, error) {
 	limit := s.size.Load()
 	if s == t.seg {
 		limit = min(limit, t.size)

@@ -56,6 +56,9 @@ type segment struct {
 		bytesSinceIndex int
 		created         time.Time // first append, for segment.ms
 	}
+	// recent holds the positions of the last batches appended while the
+	// segment is active; nil once sealed (segment_recent.go).
+	recent atomic.Pointer[recentBatches]
 	sealed atomic.Bool // indexes written to their files; no more appends
 	synced atomic.Bool // sealed and synced to disk
 }
@@ -233,6 +236,7 @@ func (s *segment) seal() error {
 	if err := s.timeIdx.writeFile(s.fs, s.path(timeIndexSuffix)); err != nil {
 		return err
 	}
+	s.recent.Store(nil)
 	s.sealed.Store(true)
 	return nil
 }
