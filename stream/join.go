@@ -97,6 +97,7 @@ func streamTableJoin[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], c opConfi
 	base := c.nameOr(s.b, prefix)
 	s = joinInput(s, c, base, "left")
 	copartition(s.b, s.n, t.n)
+	t.store = t.joinable(prefix)
 	n := s.b.g.Add(&engine.Node{Name: base, Kind: engine.KindProcessor, Stores: []string{t.store}, New: func() engine.Proc {
 		return &streamTableJoiner[K, V, VT, VR]{table: t.store, ks: t.ks, vts: t.vs, f: f}
 	}}, s.n)

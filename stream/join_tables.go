@@ -65,6 +65,7 @@ func tableJoin[K, V1, V2, VR any](a Table[K, V1], b Table[K, V2], c opConfig, pr
 	copartition(a.b, a.n, b.n)
 	vrs := serdeOr(a.b, prefix, c.valueSerde, serde.Default[VR]())
 	left, right := tagSide(a.b, a.n, base, false), tagSide(a.b, b.n, base, true)
+	a.store, b.store = a.joinable(prefix), b.joinable(prefix)
 	spec := tableJoinSpec[K, V1, V2, VR]{left: a.store, right: b.store, result: store, ks: a.ks, ks2: b.ks, v1s: a.vs, v2s: b.vs, vrs: vrs, f: f}
 	n := g.Add(&engine.Node{Name: base, Kind: engine.KindProcessor, Stores: []string{a.store, b.store, store}, New: func() engine.Proc {
 		return &tableJoiner[K, V1, V2, VR]{spec: spec}

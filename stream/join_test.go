@@ -336,3 +336,16 @@ func TestJoinCopartitioningAndDescribe(t *testing.T) {
 		t.Errorf("negative window: %v", err)
 	}
 }
+
+func TestJoinWindowedTableIsABuildError(t *testing.T) {
+	b := stream.NewBuilder()
+	clicks := stream.From(b, "clicks", serde.String, serde.String)
+	perMinute := stream.GroupByKey(clicks).WindowedBy(stream.Tumbling(time.Minute)).Count()
+	other := stream.From(b, "other", serde.String, serde.String)
+	stream.Join(stream.Map(other, func(k, v string) (stream.Windowed[string], string) {
+		return stream.Windowed[string]{Key: k}, v
+	}), perMinute, func(v string, n int64) string { return v })
+	if _, err := b.Build(); err == nil || !strings.Contains(err.Error(), "is windowed") {
+		t.Fatalf("joining a windowed table: %v", err)
+	}
+}

@@ -7,8 +7,10 @@ import (
 
 // Table is a changelog stream seen as a table: the latest value per key,
 // where a tombstone (null value) deletes the key. Every table in runnel is
-// materialized in a key-value store (named by Named, else generated),
-// which joins read and which is restored from the store's changelog.
+// materialized in a store (named by Named, else generated) that joins read
+// and that is restored from its changelog: a key-value store, or for the
+// windowed tables of windowed aggregations a window or session store
+// (which joins do not read: join their ToStream instead).
 type Table[K, V any] struct {
 	b     *Builder
 	n     *engine.Node
@@ -108,4 +110,13 @@ func FilterTable[K, V any](t Table[K, V], keep func(K, V) bool, opts ...Option) 
 		return c.Forward(r)
 	}))
 	return materialize(derive[K, V, K, V](s, n, false), options(opts), "KTABLE-FILTER")
+}
+
+// joinable returns the table's store for a join, or records a build error
+// when it is not a key-value store (a windowed table).
+func (t Table[K, V]) joinable(op string) string {
+	if def := t.b.g.Store(t.store); def != nil && def.Kind != engine.StoreKeyValue {
+		t.b.g.Errorf("%s: table %s is windowed (a %s store): join its ToStream, or ToTable it into a key-value table", op, t.store, def.Kind)
+	}
+	return t.store
 }
