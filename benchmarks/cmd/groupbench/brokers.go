@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	rpt "github.com/runnel-io/runnel/benchmarks/internal/report"
 	"sort"
 	"strings"
 
@@ -69,7 +70,7 @@ func startRunnel(root string) (*side, error) {
 		name: sideRunnel,
 		addr: b.Addr().String(),
 		config: fmt.Sprintf("`cluster.DefaultConfig()` with `GroupInitialRebalanceDelay = 0` (default 3 s), "+
-			"group.min.session.timeout %s, data in %s, removed after the run (no fsync policy: the page cache)", fmtDur(cfg.GroupMinSessionTimeout), root),
+			"group.min.session.timeout %s, data in %s, removed after the run (no fsync policy: the page cache)", rpt.Dur(cfg.GroupMinSessionTimeout), root),
 		close: func() {
 			b.Close()
 			<-done

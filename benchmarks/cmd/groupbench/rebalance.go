@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	rpt "github.com/runnel-io/runnel/benchmarks/internal/report"
 	stdlog "log"
 	"slices"
 	"time"
@@ -233,7 +234,7 @@ func timeEvent(ctx context.Context, p params, tr *tracker, need int, limit time.
 	ev := dip(tr, t0, end, p.baseline, p.after)
 	ev.at = t0
 	gaps := tr.gaps()
-	ev.gapMedian, ev.gapMax = median(gaps), slices.Max(gaps)
+	ev.gapMedian, ev.gapMax = rpt.Median(gaps), slices.Max(gaps)
 	return ev, nil
 }
 
@@ -244,7 +245,7 @@ func dip(tr *tracker, t0, end time.Time, baseline, after time.Duration) eventRes
 	ev := eventResult{dur: end.Sub(t0)}
 	ev.before = mean(tr.rates(t0.Add(-baseline), t0))
 	during := tr.rates(t0, end)
-	ev.during = medianF(during)
+	ev.during = rpt.Median(during)
 	ev.lowest = slices.Min(during)
 	for _, r := range during {
 		if r < ev.before/10 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	rpt "github.com/runnel-io/runnel/benchmarks/internal/report"
 	"io"
 	"math"
 	"slices"
@@ -55,12 +56,12 @@ var eventRows = []struct {
 func (r *report) writeRebalance(w io.Writer) {
 	p := r.params
 	fmt.Fprintf(w, "\n### Rebalance time: %d members, %d partitions, a producer at %s records/s (median of %s, range in brackets)\n\n",
-		p.members, p.partitions, fmtInt(float64(p.rate)), plural(p.rounds, "round"))
+		p.members, p.partitions, rpt.Int(float64(p.rate)), plural(p.rounds, "round"))
 	fmt.Fprintf(w, "Each time runs from the event until every partition is owned by a live member and has delivered a record to it "+
 		"since the event and since it got the partition. kgo options on both sides: session timeout %v, heartbeat interval %v, "+
 		"rebalance timeout 60 s (kgo default), autocommit every 5 s and on revoke (kgo default), new groups start at the end of the topic. "+
 		"The member killed is the 6th of the 10 to start; it is killed right after one of its heartbeats is answered.\n\n",
-		fmtDur(p.session), fmtDur(p.heartbeat))
+		rpt.Dur(p.session), rpt.Dur(p.heartbeat))
 	writeHead(w)
 	for _, b := range balancers {
 		for _, er := range eventRows {
@@ -81,9 +82,9 @@ func (r *report) writeRebalance(w io.Writer) {
 				if len(ds) == 0 {
 					continue
 				}
-				m := median(ds)
+				m := rpt.Median(ds)
 				meds[side] = m.Seconds()
-				cells[side] = fmtDur(m) + durRange(ds)
+				cells[side] = rpt.Dur(m) + durRange(ds)
 			}
 			writeRow(w, fmt.Sprintf("%s, %s", er.label, b.name), cells, ratio(meds))
 		}
@@ -93,7 +94,7 @@ func (r *report) writeRebalance(w io.Writer) {
 
 func (r *report) writeDip(w io.Writer) {
 	p := r.params
-	fmt.Fprintf(w, "\n### Consumption around each event: records/s in %v buckets (median of %s)\n\n", fmtDur(bucketDur), plural(p.rounds, "round"))
+	fmt.Fprintf(w, "\n### Consumption around each event: records/s in %v buckets (median of %s)\n\n", rpt.Dur(bucketDur), plural(p.rounds, "round"))
 	fmt.Fprintf(w, "before: mean over the %v before the event; during: the median bucket from the event until the group consumes "+
 		"again, and in brackets the lowest; after: mean over the %v after (catching up). Behind: the most records consumption fell "+
 		"behind the rate before the event (sum over buckets from the event to %v after it of before − bucket), and in brackets as "+
@@ -121,12 +122,12 @@ func (r *report) writeDip(w io.Writer) {
 				if len(dur) == 0 {
 					continue
 				}
-				cells[side] = fmt.Sprintf("%s → %s (%s) → %s", fmtInt(medianF(before)), fmtInt(medianF(dur)), fmtInt(medianF(low)), fmtInt(medianF(after)))
-				during[side] = medianF(dur)
-				behind[side] = medianF(bh)
-				behindCells[side] = fmt.Sprintf("%s (%.2f s); stalled %s", fmtInt(medianF(bh)), medianF(bh)/medianF(before), fmtDur(median(st)))
-				gapCells[side] = fmt.Sprintf("%s / %s", fmtDur(median(gm)), fmtDur(median(gx)))
-				gapMax[side] = median(gx).Seconds()
+				cells[side] = fmt.Sprintf("%s → %s (%s) → %s", rpt.Int(rpt.Median(before)), rpt.Int(rpt.Median(dur)), rpt.Int(rpt.Median(low)), rpt.Int(rpt.Median(after)))
+				during[side] = rpt.Median(dur)
+				behind[side] = rpt.Median(bh)
+				behindCells[side] = fmt.Sprintf("%s (%.2f s); stalled %s", rpt.Int(rpt.Median(bh)), rpt.Median(bh)/rpt.Median(before), rpt.Dur(rpt.Median(st)))
+				gapCells[side] = fmt.Sprintf("%s / %s", rpt.Dur(rpt.Median(gm)), rpt.Dur(rpt.Median(gx)))
+				gapMax[side] = rpt.Median(gx).Seconds()
 			}
 			writeRow(w, fmt.Sprintf("%s, %s: before → during (lowest) → after", e, b.name), cells, ratio(during))
 			writeRow(w, fmt.Sprintf("%s, %s: behind; stalled", e, b.name), behindCells, ratio(behind))
@@ -149,7 +150,7 @@ func (r *report) writeDip(w io.Writer) {
 				}
 				slices.SortFunc(evs, func(a, b eventResult) int { return int(a.dur - b.dur) })
 				ev := evs[len(evs)/2]
-				fmt.Fprintf(w, "%-6s %-5s %-18s %7s %s\n", side, e, b.name, fmtDur(ev.dur), ev.spark)
+				fmt.Fprintf(w, "%-6s %-5s %-18s %7s %s\n", side, e, b.name, rpt.Dur(ev.dur), ev.spark)
 			}
 		}
 	}
@@ -158,7 +159,7 @@ func (r *report) writeDip(w io.Writer) {
 	for _, rr := range r.rebalance.rounds {
 		if rr.produceFailed > 0 || rr.strays > 0 || rr.produced < 0.95*float64(p.rate) {
 			notes = append(notes, fmt.Sprintf("%s, %s, round %d: producer acknowledged %s records/s, %d failed; %d records polled from partitions the callbacks said the member did not own",
-				rr.side, rr.balancer, rr.round+1, fmtInt(rr.produced), rr.produceFailed, rr.strays))
+				rr.side, rr.balancer, rr.round+1, rpt.Int(rr.produced), rr.produceFailed, rr.strays))
 		}
 	}
 	if len(notes) > 0 {
@@ -169,32 +170,32 @@ func (r *report) writeDip(w io.Writer) {
 func (r *report) writeOffsets(w io.Writer) {
 	p, o := r.params, r.offsets
 	rounds := max(p.rounds, 3)
-	fmt.Fprintf(w, "\n### Committed offsets: %s groups, a topic of %d partitions\n\n", fmtInt(float64(p.groups)), p.commitPartitions)
+	fmt.Fprintf(w, "\n### Committed offsets: %s groups, a topic of %d partitions\n\n", rpt.Int(float64(p.groups)), p.commitPartitions)
 	fmt.Fprintf(w, "Commits are simple commits (generation -1, no member, as kadm commits) of all %d partitions of the topic, "+
 		"%d committers (one kgo client each, one request at a time); rounds of %v per side, taking turns. OffsetFetch asks for "+
 		"every offset of one group chosen at random, one request at a time from one client, in blocks of %d taking turns. "+
 		"Before the fetches, every group's offsets were fetched and checked against its last commit.\n\n",
-		p.commitPartitions, p.committers, fmtDur(p.commitTime), fetchBlock)
+		p.commitPartitions, p.committers, rpt.Dur(p.commitTime), fetchBlock)
 	writeHead(w)
 	cells, meds := map[string]string{}, map[string]float64{}
 	for side, cs := range o.commits {
-		m := medianF(cs)
+		m := rpt.Median(cs)
 		meds[side] = m
-		cells[side] = fmt.Sprintf("%s commits/s = %s offsets/s%s", fmtInt(m), fmtInt(m*float64(p.commitPartitions)), rateRange(cs))
+		cells[side] = fmt.Sprintf("%s commits/s = %s offsets/s%s", rpt.Int(m), rpt.Int(m*float64(p.commitPartitions)), rateRange(cs))
 	}
 	writeRow(w, fmt.Sprintf("OffsetCommit throughput (median of %s)", plural(rounds, "round")), cells, ratio(meds))
 	cells, meds = map[string]string{}, map[string]float64{}
 	for side, d := range o.fill {
 		meds[side] = d.Seconds()
-		cells[side] = fmt.Sprintf("%s (%s commits/s)", fmtDur(d), fmtInt(float64(p.groups)/d.Seconds()))
+		cells[side] = fmt.Sprintf("%s (%s commits/s)", rpt.Dur(d), rpt.Int(float64(p.groups)/d.Seconds()))
 	}
 	writeRow(w, fmt.Sprintf("First commit of %d new groups, before any timing", p.groups), cells, ratio(meds))
 	for _, q := range []float64{50, 99, 99.9} {
 		cells, meds = map[string]string{}, map[string]float64{}
 		for side, lat := range o.fetches {
-			v := percentile(lat, q)
+			v := rpt.Percentile(lat, q)
 			meds[side] = v.Seconds()
-			cells[side] = fmtDur(v)
+			cells[side] = rpt.Dur(v)
 		}
 		writeRow(w, fmt.Sprintf("OffsetFetch latency p%g (%d requests)", q, p.fetches), cells, ratio(meds))
 	}
@@ -258,73 +259,17 @@ func spark(pre, during, post []float64, base float64) string {
 	return draw(pre) + "|" + draw(during) + "|" + draw(post)
 }
 
-func fmtDur(d time.Duration) string {
-	switch {
-	case d == 0:
-		return "0"
-	case d < 0:
-		return "−" + fmtDur(-d)
-	case d < time.Microsecond:
-		return fmt.Sprintf("%d ns", d.Nanoseconds())
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.1f µs", float64(d.Nanoseconds())/1e3)
-	case d < time.Second:
-		return fmt.Sprintf("%.1f ms", float64(d.Nanoseconds())/1e6)
-	}
-	return fmt.Sprintf("%.2f s", d.Seconds())
-}
-
-// fmtInt rounds v and groups its digits by thousands with thin spaces.
-func fmtInt(v float64) string {
-	s := fmt.Sprintf("%.0f", math.Round(v))
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var out []string
-	for len(s) > 3 {
-		out = append([]string{s[len(s)-3:]}, out...)
-		s = s[:len(s)-3]
-	}
-	out = append([]string{s}, out...)
-	r := strings.Join(out, " ")
-	if neg {
-		r = "−" + r
-	}
-	return r
-}
-
 // durRange is " (lo–hi)" of a sample, or "" for a single value.
 func durRange(ds []time.Duration) string {
 	if len(ds) < 2 {
 		return ""
 	}
-	return fmt.Sprintf(" (%s–%s)", fmtDur(slices.Min(ds)), fmtDur(slices.Max(ds)))
+	return fmt.Sprintf(" (%s–%s)", rpt.Dur(slices.Min(ds)), rpt.Dur(slices.Max(ds)))
 }
 
 func rateRange(vs []float64) string {
 	if len(vs) < 2 {
 		return ""
 	}
-	return fmt.Sprintf(" (range %s–%s)", fmtInt(slices.Min(vs)), fmtInt(slices.Max(vs)))
-}
-
-// median of a sample of durations.
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func medianF(vs []float64) float64 {
-	s := slices.Clone(vs)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-// percentile p (0..100) of sorted durations, nearest rank.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(p/100*float64(len(sorted)))) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
+	return fmt.Sprintf(" (range %s–%s)", rpt.Int(slices.Min(vs)), rpt.Int(slices.Max(vs)))
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/runnel-io/runnel/benchmarks/internal/report"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -55,8 +56,8 @@ func benchAppendRatio(dir string, p *batchPool, n int64, rounds int) ([]row, err
 		{"durable: + fsync at the end", func(t appendTiming) time.Duration { return t.durable }},
 	} {
 		lds, fds := pick(logT, kind.get), pick(fileT, kind.get)
-		ld, fd := median(lds), median(fds)
-		figure := fmt.Sprintf("Append, %s (%s of 100-byte records in 16 KiB batches per side, turns every MiB, median of %d)", kind.name, fmtBytes(bytes), rounds)
+		ld, fd := report.Median(lds), report.Median(fds)
+		figure := fmt.Sprintf("Append, %s (%s of 100-byte records in 16 KiB batches per side, turns every MiB, median of %d)", kind.name, report.Bytes(bytes), rounds)
 		runnel := fmt.Sprintf("%s, %.2fM rec/s%s", fmtMBps(mbps(bytes, ld)), float64(records)/ld.Seconds()/1e6, rangeMBps(bytes, lds))
 		peer := fmt.Sprintf("write(2): %s, %.2fM rec/s%s", fmtMBps(mbps(bytes, fd)), float64(records)/fd.Seconds()/1e6, rangeMBps(bytes, fds))
 		rows = append(rows, atLeast(figure, runnel, peer, fd.Seconds()/ld.Seconds(), 0.8))

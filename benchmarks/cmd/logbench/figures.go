@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/runnel-io/runnel/benchmarks/internal/report"
 	"os"
 	"path/filepath"
 	"time"
@@ -33,7 +34,7 @@ func figures(root string, p params) ([]row, []string, error) {
 			return nil, nil, err
 		}
 	}
-	progress("append vs write(2): %s per side, %d rounds", fmtBytes(p.appendBytes), p.rounds)
+	progress("append vs write(2): %s per side, %d rounds", report.Bytes(p.appendBytes), p.rounds)
 	rows, err := benchAppendRatio(root, pool, p.appendBytes, p.rounds)
 	if err != nil {
 		return nil, nil, fmt.Errorf("append ratio: %w", err)
@@ -43,7 +44,7 @@ func figures(root string, p params) ([]row, []string, error) {
 		return nil, nil, err
 	}
 	rows = append(rows, sized...)
-	progress("recovery: crash with ≤ %s unflushed", fmtBytes(p.recoverMax))
+	progress("recovery: crash with ≤ %s unflushed", report.Bytes(p.recoverMax))
 	crashDir := filepath.Join(root, "crash")
 	rec, err := benchRecovery(crashDir, pool.batchesFor(p.recoverMax-int64(pool.size))*int64(pool.size), p.rounds, p.cold)
 	if err != nil {
@@ -83,7 +84,7 @@ func sizeFigures(root string, pool *batchPool, p params) ([]row, error) {
 				fmtMBps(mbps(l.Size(), d)), "—", "—"))
 		}
 	}
-	progress("size independence: append %s per log, %d rounds", fmtBytes(p.growBytes), p.rounds)
+	progress("size independence: append %s per log, %d rounds", report.Bytes(p.growBytes), p.rounds)
 	r, err := benchGrowAppend(small, big, pool, p.growBytes, p.rounds)
 	if err != nil {
 		return nil, fmt.Errorf("append at size: %w", err)
@@ -130,5 +131,5 @@ func fmtSize(n int64) string {
 	if n%1e6 == 0 {
 		return fmt.Sprintf("%d MB", n/1e6)
 	}
-	return fmtBytes(n)
+	return report.Bytes(n)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/runnel-io/runnel/benchmarks/internal/report"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -188,7 +189,7 @@ func benchSeqRead(l *log.Log, dir string, chunk, rounds int, cold bool) ([]row, 
 		}
 	}
 	figure := func(temp string, n int) string {
-		return fmt.Sprintf("Sequential read, %s (%s segment, %s chunks; %s; median of %d)", temp, fmtBytes(seg.size), fmtBytes(int64(chunk)), state, n)
+		return fmt.Sprintf("Sequential read, %s (%s segment, %s chunks; %s; median of %d)", temp, report.Bytes(seg.size), report.Bytes(int64(chunk)), state, n)
 	}
 	rows := []row{seqRow(figure("page cache warm, turns every chunk", rounds), seg.size, ld, fd)}
 	if !cold {
@@ -231,7 +232,7 @@ func runStepper(s stepper) (time.Duration, int64, error) {
 }
 
 func seqRow(figure string, size int64, ld, fd []time.Duration) row {
-	l, f := median(ld), median(fd)
+	l, f := report.Median(ld), report.Median(fd)
 	return atLeast(figure, fmtMBps(mbps(size, l))+rangeMBps(size, ld), "pread: "+fmtMBps(mbps(size, f))+rangeMBps(size, fd),
 		f.Seconds()/l.Seconds(), 0.8)
 }

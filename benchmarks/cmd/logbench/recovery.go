@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/runnel-io/runnel/benchmarks/internal/report"
 	"hash/crc32"
 	"math"
 	"os"
@@ -45,7 +46,7 @@ func benchRecovery(dir string, n int64, rounds int, cold bool) ([]row, error) {
 	}
 	figure := func(temp string, k int) string {
 		return fmt.Sprintf("Recovery after SIGKILL: Open in a fresh process, per GiB of unflushed tail (%s tail in %d segment(s)), %s, median of %d",
-			fmtBytes(tailBytes), len(tail), temp, k)
+			report.Bytes(tailBytes), len(tail), temp, k)
 	}
 	var rows []row
 	if cold {
@@ -72,14 +73,14 @@ func benchRecovery(dir string, n int64, rounds int, cold bool) ([]row, error) {
 func recoveryRow(figure string, tail int64, ld, fd []time.Duration) row {
 	gib := float64(tail) / (1 << 30)
 	perGiB := func(ds []time.Duration) string {
-		s := fmt.Sprintf("%.2f s/GiB", median(ds).Seconds()/gib)
+		s := fmt.Sprintf("%.2f s/GiB", report.Median(ds).Seconds()/gib)
 		if len(ds) > 1 {
 			s += fmt.Sprintf(" (range %.2f–%.2f)", slices.Min(ds).Seconds()/gib, slices.Max(ds).Seconds()/gib)
 		}
 		return s
 	}
-	l, f := median(ld), median(fd)
-	return info(figure, perGiB(ld)+fmt.Sprintf(", Open %s", fmtDur(l)), "read + CRC-32C: "+perGiB(fd), fmt.Sprintf("%.2f", f.Seconds()/l.Seconds()))
+	l, f := report.Median(ld), report.Median(fd)
+	return info(figure, perGiB(ld)+fmt.Sprintf(", Open %s", report.Dur(l)), "read + CRC-32C: "+perGiB(fd), fmt.Sprintf("%.2f", f.Seconds()/l.Seconds()))
 }
 
 // unflushedTail is the segments a recovery must scan: those that may hold

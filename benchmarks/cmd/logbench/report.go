@@ -21,30 +21,6 @@ func mbps(bytes int64, d time.Duration) float64 { return float64(bytes) / d.Seco
 
 func fmtMBps(v float64) string { return fmt.Sprintf("%.0f MB/s", v) }
 
-func fmtDur(d time.Duration) string {
-	switch {
-	case d < time.Microsecond:
-		return fmt.Sprintf("%d ns", d.Nanoseconds())
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.1f µs", float64(d.Nanoseconds())/1e3)
-	case d < time.Second:
-		return fmt.Sprintf("%.1f ms", float64(d.Nanoseconds())/1e6)
-	}
-	return fmt.Sprintf("%.2f s", d.Seconds())
-}
-
-func fmtBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
-
 // atLeast is a row whose target is ratio >= min.
 func atLeast(figure, runnel, peer string, ratio, min float64) row {
 	return row{figure, runnel, peer, fmt.Sprintf("%.2f", ratio), fmt.Sprintf("≥ %.1f", min), yesNo(ratio >= min)}
@@ -92,22 +68,6 @@ func rangeMBps(bytes int64, ds []time.Duration) string {
 	}
 	lo, hi := slices.Max(ds), slices.Min(ds)
 	return fmt.Sprintf(" (range %.0f–%.0f)", mbps(bytes, lo), mbps(bytes, hi))
-}
-
-// median of a sample of durations.
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-// percentile p (0..100) of sorted durations, nearest rank.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(p/100*float64(len(sorted)))) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
 func joinNotes(notes []string) string { return strings.Join(notes, "\n") }

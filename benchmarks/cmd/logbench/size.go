@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/runnel-io/runnel/benchmarks/internal/report"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -71,9 +72,9 @@ func benchGrowAppend(small, big *sizedLog, p *batchPool, n int64, rounds int) (r
 		sd, bd = append(sd, ws[0].t.buffered), append(bd, ws[1].t.buffered)
 	}
 	bytes := p.batchesFor(n) * int64(p.size)
-	sm, bm := mbps(bytes, median(sd)), mbps(bytes, median(bd))
+	sm, bm := mbps(bytes, report.Median(sd)), mbps(bytes, report.Median(bd))
 	figure := fmt.Sprintf("Size independence: append %s (buffered, turns every MiB) to a %s log (runnel column) vs a %s log (peer column), median of %d",
-		fmtBytes(bytes), big.name, small.name, rounds)
+		report.Bytes(bytes), big.name, small.name, rounds)
 	return within(figure, fmtMBps(bm)+rangeMBps(bytes, bd), fmtMBps(sm)+rangeMBps(bytes, sd), bm/sm, 0.10), nil
 }
 
@@ -178,14 +179,14 @@ func latencyRows(what string, small, big *sizedLog, sl, bl []time.Duration, targ
 	slices.Sort(bl)
 	var rows []row
 	for _, p := range []float64{50, 99} {
-		s, b := percentile(sl, p), percentile(bl, p)
+		s, b := report.Percentile(sl, p), report.Percentile(bl, p)
 		figure := fmt.Sprintf("Size independence: random-offset read latency p%.0f (%s fetch), %s log vs %s log; %s",
-			p, fmtBytes(randomReadBytes), big.name, small.name, what)
+			p, report.Bytes(randomReadBytes), big.name, small.name, what)
 		ratio := float64(b) / float64(s)
 		if target {
-			rows = append(rows, within(figure, fmtDur(b), fmtDur(s), ratio, 0.10))
+			rows = append(rows, within(figure, report.Dur(b), report.Dur(s), ratio, 0.10))
 		} else {
-			rows = append(rows, info(figure, fmtDur(b), fmtDur(s), fmt.Sprintf("%.2f", ratio)))
+			rows = append(rows, info(figure, report.Dur(b), report.Dur(s), fmt.Sprintf("%.2f", ratio)))
 		}
 	}
 	return rows
@@ -218,11 +219,11 @@ func benchProbes(small, big *sizedLog, reads int, cold bool) ([]row, error) {
 	figure := fmt.Sprintf("Size independence: RSS added by Open + %d random reads in a fresh process, %s log vs %s log (target: difference ≤ 64 MiB)",
 		reads, big.name, small.name)
 	diff := bAdd - sAdd
-	rss := row{figure, fmt.Sprintf("+%s (VmRSS %s)", fmtBytes(bAdd), fmtBytes(bg.RSSReads)),
-		fmt.Sprintf("+%s (VmRSS %s)", fmtBytes(sAdd), fmtBytes(sm.RSSReads)),
+	rss := row{figure, fmt.Sprintf("+%s (VmRSS %s)", report.Bytes(bAdd), report.Bytes(bg.RSSReads)),
+		fmt.Sprintf("+%s (VmRSS %s)", report.Bytes(sAdd), report.Bytes(sm.RSSReads)),
 		fmt.Sprintf("diff %+.1f MiB", float64(diff)/(1<<20)), "≤ 64 MiB", yesNo(diff <= 64<<20)}
 	open := info(fmt.Sprintf("Clean Open in a fresh process, %s log vs %s log", big.name, small.name),
-		fmtDur(time.Duration(bg.OpenNs)), fmtDur(time.Duration(sm.OpenNs)),
+		report.Dur(time.Duration(bg.OpenNs)), report.Dur(time.Duration(sm.OpenNs)),
 		fmt.Sprintf("%.2f", float64(bg.OpenNs)/float64(sm.OpenNs)))
 	return []row{rss, open}, nil
 }
