@@ -16,8 +16,9 @@ import (
 // Fetch: v4-16
 //
 // Each requested partition answers with the whole record batches from the
-// one holding FetchOffset on, copied from the log as stored: never decoded
-// or re-encoded. A consumer reads below the high watermark; a follower
+// one holding FetchOffset on, as the log stores them: never decoded or
+// re-encoded, and sent from the log file to the socket by sendfile when
+// the response is large (fetch_response.go). A consumer reads below the high watermark; a follower
 // (ReplicaID >= 0) reads up to the log end offset. With no transactions
 // the last stable offset is the high watermark, both isolation levels read
 // the same records, and AbortedTransactions is empty.
