@@ -54,10 +54,28 @@ func (s *Slice) WriteTo(w io.Writer) (int64, error) {
 	if s.n == 0 {
 		return 0, nil
 	}
+	s.readAhead()
 	if n, handled, err := sendFile(w, s.seg.file, s.pos, s.n); handled {
 		return n, err
 	}
 	return io.Copy(w, io.NewSectionReader(s.seg.file, s.pos, s.n))
+}
+
+// readAheadBytes is how far past a slice the kernel is asked to read
+// ahead: a consumer reading through the log asks for those
+// bytes next, and finds them in the page cache instead of waiting for the
+// disk (the kernel's own read-ahead window is a few hundred KiB).
+const readAheadBytes = 4 << 20
+
+// readAhead asks the kernel to load the bytes after the slice, up to
+// readAheadBytes, when the slice is large: a consumer catching up, not one
+// at the log end.
+func (s *Slice) readAhead() {
+	if s.n < 256<<10 {
+		return
+	}
+	end := s.pos + s.n
+	adviseWillNeed(s.seg.file, end, min(readAheadBytes, s.seg.size.Load()-end))
 }
 
 // Close releases the slice's segment. It is safe to call twice.
