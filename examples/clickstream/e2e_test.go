@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/runnel-io/runnel/cluster"
+)
+
+// Partitions of the test topics: clicks and users are co-partitioned.
+const (
+	inputPartitions  = 6
+	outputPartitions = 3
+	numTasks         = 2 * inputPartitions // two sub-topologies
+	numSegments      = 25                  // 150 s of clicks: the minutes 9:59 (half), 10:00 and 10:01
+	killAt           = 3                   // the segment during which an instance dies
+	joinAt           = 10                  // the segment before which a fourth instance starts
+	// victimCommitInterval is the commit interval of the instance that is
+	// killed: long enough that it dies with processed, uncommitted clicks.
+	victimCommitInterval = 2 * time.Second
+)
+
+// startTestBroker starts a runnel broker on loopback with the topics, and
+// returns its address and an admin client.
+func startTestBroker(t *testing.T) ([]string, *kgo.Client, *kadm.Client) {
+	t.Helper()
+	cfg := cluster.DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.OffsetsTopicNumPartitions = 1
+	cfg.GroupInitialRebalanceDelay = 300 * time.Millisecond
+	cfg.GroupMinSessionTimeout = time.Second
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	b, err := cluster.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Serve() }()
+	t.Cleanup(func() {
+		b.Close()
+		<-done
+	})
+	brokers := []string{b.Addr().String()}
+	cl, adm := adminClient(t, brokers)
+	createTopics(t, adm)
+	return brokers, cl, adm
+}
+
+func adminClient(t *testing.T, brokers []string) (*kgo.Client, *kadm.Client) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl, kadm.NewClient(cl)
+}
+
+func createTopics(t *testing.T, adm *kadm.Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for topic, n := range map[string]int32{ClicksTopic: inputPartitions, UsersTopic: inputPartitions, OutputTopic: outputPartitions} {
+		if _, err := adm.CreateTopic(ctx, n, 1, nil, topic); err != nil {
+			t.Fatalf("create %s: %v", topic, err)
+		}
+	}
+}
+
+// startInstances starts n instances (the first with two stream threads)
+// with a 3 s session timeout, and waits until they share the tasks.
+// flags[i] are more flags for instance i.
+func startInstances(t *testing.T, brokers []string, n int, flags map[int][]string) []*instance {
+	bin := binary(t)
+	var ins []*instance
+	for i := range n {
+		extra := append([]string{"--session-timeout", "3s"}, flags[i]...)
+		if i == 0 {
+			extra = append(extra, "--threads", "2")
+		}
+		ins = append(ins, startInstance(t, bin, fmt.Sprintf("instance %d", i+1), brokers, extra...))
+	}
+	waitBalanced(t, numTasks, ins...)
+	return ins
+}
+
+// TestClickstreamSurvivesSIGKILL: three instances share the work; one is
+// SIGKILLed while it processes clicks; the two others take its tasks,
+// restore their state from the changelogs, and the final count of every
+// page and minute is at least the true one (at-least-once: records
+// processed since the dead instance's last commit are counted again).
+func TestClickstreamSurvivesSIGKILL(t *testing.T) {
+	start := time.Now()
+	brokers, cl, adm := startTestBroker(t)
+	ins := startInstances(t, brokers, 3, map[int][]string{1: {"--commit-interval", victimCommitInterval.String()}})
+	data := makeDataset(numSegments)
+	p := producer{t: t, cl: cl}
+	p.users(data.users)
+	waitProcessed(t, adm, false, 30*time.Second)
+
+	victim, survivors := ins[1], []*instance{ins[0], ins[2]}
+	var victimTasks map[string]bool
+	var seen []int // survivors' event counts at the kill
+	for s, seg := range data.segments {
+		p.clicks(seg)
+		if s == killAt {
+			// The victim committed all it had when the previous segment's
+			// wait ended, and commits next victimCommitInterval later: it
+			// dies with this segment processed and not committed. (No
+			// window has closed yet: the first closes at 10:00:10.)
+			time.Sleep(victimCommitInterval / 5)
+			victimTasks = victim.tasks()
+			for _, sv := range survivors {
+				seen = append(seen, len(sv.events(0)))
+			}
+			victim.kill(t)
+			t.Logf("%v: killed %s (tasks %v) while it processed segment %d", time.Since(start).Round(time.Millisecond), victim.name, sorted(victimTasks), s)
+		}
+		waitProcessed(t, adm, false, 30*time.Second)
+	}
+	waitBalanced(t, numTasks, survivors...)
+	p.clicks(data.closing)
+	waitProcessed(t, adm, true, 30*time.Second)
+
+	taken := map[string]bool{}
+	for i, sv := range survivors {
+		applyEvents(taken, sv.events(seen[i]))
+	}
+	for id := range victimTasks {
+		if !taken[id] {
+			t.Errorf("task %s of the killed instance was not assigned to a survivor (survivors got %v)", id, sorted(taken))
+		}
+	}
+	restored := restoredRecords(survivors, victimTasks)
+	if restored == 0 {
+		t.Errorf("the survivors restored no changelog records of the killed instance's tasks %v", sorted(victimTasks))
+	}
+	extra := checkResults(t, readResults(t, brokers), data.want(), false)
+	t.Logf("%v: %d windows; survivors restored %d changelog records of the dead instance's tasks; %d clicks counted twice (reprocessed after the kill)",
+		time.Since(start).Round(time.Millisecond), len(data.want()), restored, extra)
+}
+
+// TestClickstreamExactAndScaleOut: with no instance killed the counts are
+// exact; and a fourth instance started in the middle takes tasks from
+// the three others, which never stop (revoke) the tasks they keep.
+func TestClickstreamExactAndScaleOut(t *testing.T) {
+	start := time.Now()
+	brokers, cl, adm := startTestBroker(t)
+	ins := startInstances(t, brokers, 3, nil)
+	data := makeDataset(numSegments)
+	if n := data.lateInOrder(); n == 0 {
+		t.Fatal("the data set has no click that arrives after its minute ended")
+	}
+	p := producer{t: t, cl: cl}
+	p.users(data.users)
+	waitProcessed(t, adm, false, 30*time.Second)
+
+	var before []map[string]bool
+	var seen []int
+	for s, seg := range data.segments {
+		if s == joinAt {
+			for _, in := range ins {
+				before = append(before, in.tasks())
+				seen = append(seen, len(in.events(0)))
+			}
+			ins = append(ins, startInstance(t, binary(t), "instance 4", brokers, "--session-timeout", "3s"))
+		}
+		p.clicks(seg)
+		waitProcessed(t, adm, false, 30*time.Second)
+	}
+	waitBalanced(t, numTasks, ins...)
+	p.clicks(data.closing)
+	waitProcessed(t, adm, true, 30*time.Second)
+	checkResults(t, readResults(t, brokers), data.want(), true)
+	t.Logf("%v: %d windows exact, %d clicks of which %d arrived after their minute ended",
+		time.Since(start).Round(time.Millisecond), len(data.want()), numSegments*len(data.segments[0]), data.lateInOrder())
+
+	moved := map[string]bool{}
+	for i, in := range ins[:3] {
+		moved = checkKept(t, in, before[i], in.events(seen[i]), moved)
+	}
+	got := ins[3].tasks()
+	for id := range got {
+		if !moved[id] {
+			t.Errorf("instance 4 has task %s, which no other instance gave up", id)
+		}
+	}
+	t.Logf("instance 4 took %v", sorted(got))
+}
+
+// checkKept checks the task events of an instance since the fourth one
+// started: the tasks it kept were never revoked (nor lost); it gave up
+// some. It adds the revoked tasks to moved.
+func checkKept(t *testing.T, in *instance, before map[string]bool, events []taskEvent, moved map[string]bool) map[string]bool {
+	t.Helper()
+	after := in.tasks()
+	revoked := map[string]bool{}
+	for _, e := range events {
+		switch e.kind {
+		case "lost":
+			t.Errorf("%s lost tasks %v", in.name, e.tasks)
+		case "revoked":
+			for _, id := range e.tasks {
+				revoked[id] = true
+				moved[id] = true
+			}
+		}
+	}
+	var kept []string
+	for id := range before {
+		if after[id] {
+			kept = append(kept, id)
+			if revoked[id] {
+				t.Errorf("%s kept task %s but it was revoked (stopped) in the rebalance", in.name, id)
+			}
+		}
+	}
+	slices.Sort(kept)
+	if len(kept) == 0 {
+		t.Errorf("%s kept none of its tasks %v", in.name, sorted(before))
+	}
+	t.Logf("%s: had %v, kept %v running, gave up %v", in.name, sorted(before), kept, sorted(revoked))
+	return moved
+}
+
+var restoredLine = regexp.MustCompile(`msg="stream: restored store" task=(\S+) .* records=(\d+)`)
+
+// restoredRecords sums the changelog records the instances logged as
+// restored for the given tasks.
+func restoredRecords(ins []*instance, tasks map[string]bool) int {
+	var n int
+	for _, in := range ins {
+		for _, line := range in.lines() {
+			m := restoredLine.FindStringSubmatch(line)
+			if m != nil && tasks[m[1]] {
+				k, _ := strconv.Atoi(m[2])
+				n += k
+			}
+		}
+	}
+	return n
+}
+
+func sorted(set map[string]bool) string {
+	return "[" + strings.Join(slices.Sorted(maps.Keys(set)), " ") + "]"
+}
