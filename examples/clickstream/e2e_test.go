@@ -26,10 +26,10 @@ const (
 	numTasks         = 2 * inputPartitions // two sub-topologies
 	numSegments      = 25                  // 150 s of clicks: the minutes 9:59 (half), 10:00 and 10:01
 	killAt           = 3                   // the segment during which an instance dies
-	joinAt           = 10                  // the segment before which a fourth instance starts
+	joinAt           = 10                  // the segment during which a fourth instance starts
 	// victimCommitInterval is the commit interval of the instance that is
 	// killed: long enough that it dies with processed, uncommitted clicks.
-	victimCommitInterval = 2 * time.Second
+	victimCommitInterval = time.Second
 )
 
 // startTestBroker starts a runnel broker on loopback with the topics, and
@@ -103,37 +103,35 @@ func startInstances(t *testing.T, brokers []string, n int, flags map[int][]strin
 // page and minute is at least the true one (at-least-once: records
 // processed since the dead instance's last commit are counted again).
 func TestClickstreamSurvivesSIGKILL(t *testing.T) {
+	t.Parallel()
 	start := time.Now()
 	brokers, cl, adm := startTestBroker(t)
 	ins := startInstances(t, brokers, 3, map[int][]string{1: {"--commit-interval", victimCommitInterval.String()}})
+	t.Logf("%v: three instances share the tasks", time.Since(start).Round(time.Millisecond))
 	data := makeDataset(numSegments)
-	p := producer{t: t, cl: cl}
-	p.users(data.users)
-	waitProcessed(t, adm, false, 30*time.Second)
-
 	victim, survivors := ins[1], []*instance{ins[0], ins[2]}
 	var victimTasks map[string]bool
 	var seen []int // survivors' event counts at the kill
-	for s, seg := range data.segments {
-		p.clicks(seg)
-		if s == killAt {
-			// The victim committed all it had when the previous segment's
-			// wait ended, and commits next victimCommitInterval later: it
-			// dies with this segment processed and not committed. (No
-			// window has closed yet: the first closes at 10:00:10.)
-			time.Sleep(victimCommitInterval / 5)
-			victimTasks = victim.tasks()
-			for _, sv := range survivors {
-				seen = append(seen, len(sv.events(0)))
-			}
-			victim.kill(t)
-			t.Logf("%v: killed %s (tasks %v) while it processed segment %d", time.Since(start).Round(time.Millisecond), victim.name, sorted(victimTasks), s)
+	feed(t, cl, adm, data, func(s int) {
+		if s == killAt+1 {
+			t.Logf("%v: the survivors processed the segment the victim was processing", time.Since(start).Round(time.Millisecond))
 		}
-		waitProcessed(t, adm, false, 30*time.Second)
-	}
+		if s != killAt {
+			return
+		}
+		// The victim committed all it had when the wait for the previous
+		// segment ended, and commits next victimCommitInterval later: it
+		// dies with this segment processed and not committed. (No window
+		// has closed yet: the first closes at 10:00:10.)
+		time.Sleep(victimCommitInterval / 4)
+		victimTasks = victim.tasks()
+		for _, sv := range survivors {
+			seen = append(seen, len(sv.events(0)))
+		}
+		victim.kill(t)
+		t.Logf("%v: killed %s (tasks %v) while it processed segment %d", time.Since(start).Round(time.Millisecond), victim.name, sorted(victimTasks), s)
+	})
 	waitBalanced(t, numTasks, survivors...)
-	p.clicks(data.closing)
-	waitProcessed(t, adm, true, 30*time.Second)
 
 	taken := map[string]bool{}
 	for i, sv := range survivors {
@@ -157,33 +155,28 @@ func TestClickstreamSurvivesSIGKILL(t *testing.T) {
 // exact; and a fourth instance started in the middle takes tasks from
 // the three others, which never stop (revoke) the tasks they keep.
 func TestClickstreamExactAndScaleOut(t *testing.T) {
+	t.Parallel()
 	start := time.Now()
 	brokers, cl, adm := startTestBroker(t)
 	ins := startInstances(t, brokers, 3, nil)
+	t.Logf("%v: three instances share the tasks", time.Since(start).Round(time.Millisecond))
 	data := makeDataset(numSegments)
 	if n := data.lateInOrder(); n == 0 {
 		t.Fatal("the data set has no click that arrives after its minute ended")
 	}
-	p := producer{t: t, cl: cl}
-	p.users(data.users)
-	waitProcessed(t, adm, false, 30*time.Second)
-
 	var before []map[string]bool
 	var seen []int
-	for s, seg := range data.segments {
-		if s == joinAt {
-			for _, in := range ins {
-				before = append(before, in.tasks())
-				seen = append(seen, len(in.events(0)))
-			}
-			ins = append(ins, startInstance(t, binary(t), "instance 4", brokers, "--session-timeout", "3s"))
+	feed(t, cl, adm, data, func(s int) {
+		if s != joinAt {
+			return
 		}
-		p.clicks(seg)
-		waitProcessed(t, adm, false, 30*time.Second)
-	}
+		for _, in := range ins {
+			before = append(before, in.tasks())
+			seen = append(seen, len(in.events(0)))
+		}
+		ins = append(ins, startInstance(t, binary(t), "instance 4", brokers, "--session-timeout", "3s"))
+	})
 	waitBalanced(t, numTasks, ins...)
-	p.clicks(data.closing)
-	waitProcessed(t, adm, true, 30*time.Second)
 	checkResults(t, readResults(t, brokers), data.want(), true)
 	t.Logf("%v: %d windows exact, %d clicks of which %d arrived after their minute ended",
 		time.Since(start).Round(time.Millisecond), len(data.want()), numSegments*len(data.segments[0]), data.lateInOrder())

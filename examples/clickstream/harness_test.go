@@ -332,6 +332,26 @@ func (d dataset) lateInOrder() int {
 	return n
 }
 
+// feed writes the data set and waits until the application has
+// processed it: the users; each segment once the previous one is
+// processed (during(s) runs once segment s is written, before the wait);
+// then the closing clicks, and it waits for them to be counted.
+func feed(t *testing.T, cl *kgo.Client, adm *kadm.Client, d dataset, during func(segment int)) {
+	t.Helper()
+	p := producer{t: t, cl: cl}
+	p.users(d.users)
+	waitProcessed(t, adm, false, 30*time.Second)
+	for s, seg := range d.segments {
+		p.clicks(seg)
+		if during != nil {
+			during(s)
+		}
+		waitProcessed(t, adm, false, 30*time.Second)
+	}
+	p.clicks(d.closing)
+	waitProcessed(t, adm, true, 30*time.Second)
+}
+
 // producer writes the data set's records.
 type producer struct {
 	t  *testing.T
