@@ -11,9 +11,10 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS := -X $(PKG_CLI).Version=$(VERSION) -X $(PKG_CLI).Commit=$(COMMIT)
 
-# make run: where the local broker listens and keeps its data (gitignored).
-RUN_LISTEN   ?= 127.0.0.1:9092
-RUN_DATA_DIR ?= data/broker
+# make run: the example it runs (examples/$(EXAMPLE)) and where its
+# embedded broker keeps its data (gitignored).
+EXAMPLE      ?= clickstream
+RUN_DATA_DIR ?= data/run
 
 .PHONY: all help build run interop test fuzz bench clean
 
@@ -21,7 +22,7 @@ all: build
 
 help:
 	@echo "make build   build the static binary $(BIN)"
-	@echo "make run     build, then run a broker on $(RUN_LISTEN) with its data in $(RUN_DATA_DIR)"
+	@echo "make run     build, then run examples/$(EXAMPLE) with an embedded broker (data in $(RUN_DATA_DIR)), a generator and live results"
 	@echo "make test    go vet, then all tests with the race detector"
 	@echo "make interop kcat and kafka-python against a real broker (installs them with apt-get)"
 	@echo "make fuzz    run each fuzz target of $(FUZZPKGS) for FUZZTIME (now $(FUZZTIME))"
@@ -31,14 +32,16 @@ help:
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./ops/cmd/runnel
 
-# Ctrl-C stops the broker cleanly; its topics stay in $(RUN_DATA_DIR).
+# The example starts a runnel broker in its own process (data in
+# $(RUN_DATA_DIR); its first line says where it listens, for kcat), the
+# stream application, a generator of sample input and a printer of its
+# results. Ctrl-C stops them cleanly; the topics and the application's
+# state stay for the next run (rm -rf $(RUN_DATA_DIR) starts afresh).
+# EXAMPLE=wordcount or EXAMPLE=sessions runs another example.
 run: build
+	$(GO) build -o bin/$(EXAMPLE) ./examples/$(EXAMPLE)
 	@mkdir -p $(RUN_DATA_DIR)
-	@echo "runnel: starting a broker on $(RUN_LISTEN), data in $(RUN_DATA_DIR); Ctrl-C stops it."
-	@echo "  produce: echo hello | kcat -b $(RUN_LISTEN) -t demo -P"
-	@echo "  consume: kcat -b $(RUN_LISTEN) -t demo -C -e"
-	@echo "  (kcat: apt-get install kcat)"
-	./$(BIN) broker --listen $(RUN_LISTEN) --data-dir $(RUN_DATA_DIR)
+	./bin/$(EXAMPLE) --embedded $(RUN_DATA_DIR) --generate
 
 # kcat and kafka-python produce to and consume from a real broker; the
 # script installs them with apt-get if missing.

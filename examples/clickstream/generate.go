@@ -74,11 +74,11 @@ func (g *generator) next(now time.Time) (string, Click, time.Time) {
 	}
 	// min of two draws: lower indexes (the first pages) come more often.
 	page := samplePages[min(g.rnd.IntN(len(samplePages)), g.rnd.IntN(len(samplePages)))]
-	switch n := g.rnd.IntN(100); {
+	switch n := g.rnd.IntN(200); {
 	case n == 0:
 		g.late++
 		now = now.Add(-30 * time.Second)
-	case n < 5:
+	case n < 10:
 		g.outOrder++
 		now = now.Add(-time.Duration(1+g.rnd.IntN(8)) * time.Second)
 	}

@@ -17,7 +17,7 @@ import (
 )
 
 func main() {
-	launch.Example{AppID: "clickstream", Rate: 20, Topology: Topology, Sides: sides}.Main()
+	launch.Example{AppID: "clickstream", Rate: 20, Inputs: []string{ClicksTopic, UsersTopic}, Topology: Topology, Sides: sides}.Main()
 }
 
 func sides(f *launch.Flags) (string, []launch.Side) {

@@ -15,7 +15,7 @@ import (
 )
 
 func main() {
-	launch.Example{AppID: "wordcount", Rate: 1, Topology: Topology, Sides: sides}.Main()
+	launch.Example{AppID: "wordcount", Rate: 1, Inputs: []string{InputTopic}, Topology: Topology, Sides: sides}.Main()
 }
 
 func sides(f *launch.Flags) (string, []launch.Side) {

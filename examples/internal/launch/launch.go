@@ -36,6 +36,7 @@ type Flags struct {
 	SessionTimeout time.Duration
 	Generate       bool
 	Rate           float64
+	Partitions     int
 	Print          bool
 	LogLevel       string
 }
@@ -52,6 +53,7 @@ func Register(fs *flag.FlagSet, appID string, rate float64) *Flags {
 	fs.DurationVar(&f.SessionTimeout, "session-timeout", 0, "group session timeout: how soon a dead instance's tasks move (0: the client's default, 45s)")
 	fs.BoolVar(&f.Generate, "generate", false, "also run a generator that writes sample input at a steady rate")
 	fs.Float64Var(&f.Rate, "rate", rate, "records per second the generator writes")
+	fs.IntVar(&f.Partitions, "partitions", 4, "with --generate and --brokers: partitions of the input topics, created if missing")
 	fs.BoolVar(&f.Print, "print", false, "print results as they arrive on the output topic (implied by --generate)")
 	fs.StringVar(&f.LogLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	return f
@@ -174,6 +176,7 @@ func Together(sides ...Side) Side {
 type Example struct {
 	AppID    string                           // the default --app-id
 	Rate     float64                          // the default --rate
+	Inputs   []string                         // the input topics the generator writes
 	Topology func() (*stream.Topology, error) // the application
 	// Sides returns what the example runs beside the instance with
 	// --generate or --print (a generator, a printer), and a sentence
@@ -211,6 +214,13 @@ func (e Example) run(f *Flags) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if f.Generate && f.Embedded == "" {
+		// The application checks at start that its sources exist (in
+		// embedded mode it creates them); the generator writes them later.
+		if err := CreateTopics(ctx, strings.Split(f.Brokers, ","), int32(f.Partitions), e.Inputs...); err != nil {
+			return err
+		}
+	}
 	start := func(ctx context.Context, brokers []string) error {
 		where := "the brokers at " + strings.Join(brokers, ",")
 		if f.Embedded != "" {

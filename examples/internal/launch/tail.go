@@ -15,7 +15,7 @@ import (
 
 // Tail is a side that prints the records written to topic from now on,
 // one line each as format makes it (value is V's zero value for a
-// tombstone). It creates the topic if it does not exist yet, so that the
+// tombstone; an empty line is not printed). It creates the topic if it does not exist yet, so that the
 // application's first results are not missed.
 func Tail[K, V any](topic string, ks serde.Serde[K], vs serde.Serde[V], format func(r *kgo.Record, k K, v V) string) Side {
 	return func(ctx context.Context, brokers []string) error {
@@ -36,10 +36,34 @@ func Tail[K, V any](topic string, ks serde.Serde[K], vs serde.Serde[V], format f
 					fmt.Fprintf(os.Stderr, "tail %s[%d]: %v\n", t, p, err)
 				}
 			})
-			fs.EachRecord(func(r *kgo.Record) { fmt.Println(formatRecord(r, ks, vs, format)) })
+			fs.EachRecord(func(r *kgo.Record) {
+				if line := formatRecord(r, ks, vs, format); line != "" {
+					fmt.Println(line)
+				}
+			})
 		}
 		return nil
 	}
+}
+
+// CreateTopics creates the topics that do not exist yet, with the given
+// number of partitions.
+func CreateTopics(ctx context.Context, brokers []string, partitions int32, topics ...string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return fmt.Errorf("create topics: %w", err)
+	}
+	defer cl.Close()
+	resps, err := kadm.NewClient(cl).CreateTopics(ctx, partitions, -1, nil, topics...)
+	if err != nil {
+		return fmt.Errorf("create topics %v: %w", topics, err)
+	}
+	for _, r := range resps.Sorted() {
+		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("create topic %s: %w %s", r.Topic, r.Err, r.ErrMessage)
+		}
+	}
+	return nil
 }
 
 func formatRecord[K, V any](r *kgo.Record, ks serde.Serde[K], vs serde.Serde[V], format func(*kgo.Record, K, V) string) string {
