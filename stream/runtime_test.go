@@ -148,20 +148,42 @@ func wordCountTopology(t *testing.T, opts ...Option) *Topology {
 	return topo
 }
 
-// latest reads a topic from the start until it is idle, keeping the last
-// value per key.
+// latest reads a topic from the start to its end offsets (as of the
+// call), keeping the last value per key.
 func latest[V any](t *testing.T, addr, topic string, vs serde.Serde[V]) map[string]V {
 	t.Helper()
-	cl := newClient(t, addr, kgo.ConsumeTopics(topic), kgo.FetchMaxWait(100*time.Millisecond))
+	ends, err := kadm.NewClient(newClient(t, addr)).ListEndOffsets(testCtx(t), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	todo := map[int32]int64{}
+	from := map[int32]kgo.Offset{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			todo[o.Partition] = o.Offset
+			from[o.Partition] = kgo.NewOffset().AtStart()
+		}
+	})
 	out := map[string]V{}
-	for {
-		ctx, cancel := context.WithTimeout(testCtx(t), 300*time.Millisecond)
+	if len(todo) == 0 {
+		return out
+	}
+	cl := newClient(t, addr, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}))
+	ctx, cancel := context.WithTimeout(testCtx(t), testWait)
+	defer cancel()
+	for len(todo) > 0 {
 		fetches := cl.PollFetches(ctx)
-		cancel()
-		if fetches.Empty() {
-			return out
+		if ctx.Err() != nil {
+			t.Fatalf("%s: not read to its end", topic)
 		}
 		fetches.EachRecord(func(r *kgo.Record) {
+			end, ok := todo[r.Partition]
+			if !ok || r.Offset >= end {
+				return
+			}
+			if r.Offset+1 >= end {
+				delete(todo, r.Partition)
+			}
 			v, err := vs.Decode(r.Value)
 			if err != nil {
 				t.Fatalf("%s: decode %q: %v", topic, r.Value, err)
@@ -169,6 +191,7 @@ func latest[V any](t *testing.T, addr, topic string, vs serde.Serde[V]) map[stri
 			out[string(r.Key)] = v
 		})
 	}
+	return out
 }
 
 // waitFor polls cond until it holds, or fails the test after testWait.
@@ -644,4 +667,92 @@ func TestNewValidatesOptions(t *testing.T) {
 	if _, err := New(topo, AppID("a"), Brokers("x:1")); err != nil {
 		t.Errorf("New: %v", err)
 	}
+}
+
+// Records the runtime writes to repartition and output topics go to the
+// partition Kafka's default partitioner (murmur2) picks for their key, so
+// they co-partition with what other clients write; changelog records go
+// to their task's partition, which for a count is the same.
+func TestOutputPartitioning(t *testing.T) {
+	addr := startBroker(t)
+	createTopic(t, addr, "lines", 3, nil)
+	createTopic(t, addr, "word-counts", 3, nil)
+	start(t, "a", wordCountTopology(t), testAppOptions(addr)...)
+	var text []string
+	for i := range 30 {
+		text = append(text, fmt.Sprintf("alpha%d beta%d gamma%d", i%11, i%7, i%5))
+	}
+	produce(t, addr, lines("lines", text...)...)
+	waitCounts(t, addr, wordCounts(text...))
+
+	murmur := kgo.StickyKeyPartitioner(nil).ForTopic("any")
+	for _, topic := range []string{"wc-counts-repartition", "wc-counts-changelog", "word-counts"} {
+		cl := newClient(t, addr, kgo.ConsumeTopics(topic))
+		n := 0
+		for n < len(wordCounts(text...)) {
+			ctx, cancel := context.WithTimeout(testCtx(t), testWait)
+			fetches := cl.PollFetches(ctx)
+			timedOut := ctx.Err() != nil
+			cancel()
+			if timedOut {
+				t.Fatalf("%s: read %d records", topic, n)
+			}
+			fetches.EachRecord(func(r *kgo.Record) {
+				n++
+				if want := int32(murmur.Partition(r, 3)); r.Partition != want {
+					t.Errorf("%s: key %q in partition %d, murmur2 says %d", topic, r.Key, r.Partition, want)
+				}
+			})
+		}
+	}
+}
+
+// ticker forwards one record per wall-clock punctuation, and writes the
+// time to its store under the same key in every task.
+type ticker struct{ store StoreRef[string, string] }
+
+func (tk ticker) Init(ctx ProcessorContext[string, string]) error {
+	kv, err := tk.store.Open(ctx)
+	if err != nil {
+		return err
+	}
+	ctx.Schedule(20*time.Millisecond, WallClockTime, func(now time.Time) error {
+		if err := kv.Put("k", now.String()); err != nil {
+			return err
+		}
+		return ctx.Forward(Record[string, string]{Key: ctx.TaskID().String(), Value: "tick", Timestamp: now})
+	})
+	return nil
+}
+func (ticker) Process(Record[string, string]) error { return nil }
+func (ticker) Close() error                         { return nil }
+
+// Wall-clock punctuations run in the poll loop even when no record comes.
+// Changelog records go to their task's partition whatever their key.
+func TestWallClockPunctuation(t *testing.T) {
+	addr := startBroker(t)
+	createTopic(t, addr, "quiet", 2, nil)
+	createTopic(t, addr, "ticks", 1, nil)
+	b := NewBuilder()
+	in := From(b, "quiet", serde.String, serde.String)
+	last := AddKeyValueStore(b, "last", serde.String, serde.String)
+	Process(in, func() Processor[string, string, string, string] { return ticker{last} }, []string{last.Name}).To("ticks")
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, "a", topo, testAppOptions(addr)...)
+	waitFor(t, "ticks from both tasks", func() bool {
+		got := latest(t, addr, "ticks", serde.String)
+		return got["0_0"] == "tick" && got["0_1"] == "tick"
+	})
+	ends, err := kadm.NewClient(newClient(t, addr)).ListEndOffsets(testCtx(t), "wc-last-changelog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset == 0 {
+			t.Errorf("changelog partition %d is empty: both tasks write key \"k\" to their own partition", o.Partition)
+		}
+	})
 }
