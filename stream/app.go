@@ -234,14 +234,18 @@ func (a *App) Run(ctx context.Context) error {
 		a.mu.Unlock()
 	}
 	r, err := newRuntime(ctx, a, brokers)
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return nil // stopped while starting
+	}
 	if err != nil {
 		return err
 	}
 	return r.run(ctx)
 }
 
-// Ready is closed once Run has set up the topics and joined the group
-// (tasks come with the first assignment, see OnTaskEvent).
+// Ready is closed once Run has set up the topics and started joining the
+// group (tasks come with the first assignment, see OnTaskEvent). It is
+// never closed if Run fails or stops before that: wait for Run too.
 func (a *App) Ready() <-chan struct{} { return a.ready }
 
 // Brokers returns the seed brokers: in embedded mode, the embedded
