@@ -156,7 +156,11 @@ func (r *runtime) groupOpts(subs [][]string, topics []string) []kgo.Opt {
 // run is the poll loop. It returns nil when ctx is done, or the first
 // fatal error; either way the instance is closed when it returns.
 func (r *runtime) run(ctx context.Context) (err error) {
-	defer func() { err = errors.Join(err, r.close()) }()
+	defer func() {
+		if cerr := r.close(); cerr != nil && !errors.Is(err, cerr) {
+			err = errors.Join(err, cerr)
+		}
+	}()
 	close(r.app.ready)
 	r.logger.Info("stream: instance started", "app", r.app.cfg.appID, "threads", len(r.threads))
 	for {

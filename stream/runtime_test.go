@@ -756,3 +756,20 @@ func TestWallClockPunctuation(t *testing.T) {
 		}
 	})
 }
+
+// LogAndFail stops the instance with an error naming the record.
+func TestBadRecordFails(t *testing.T) {
+	addr := startBroker(t)
+	createTopic(t, addr, "nums", 1, nil)
+	b := NewBuilder()
+	From(b, "nums", serde.String, serde.Int64).To("out")
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	produce(t, addr, &kgo.Record{Topic: "nums", Key: []byte("bad"), Value: []byte("xyz")})
+	err = runErr(t, topo, append(testAppOptions(addr), OnBadRecord(LogAndFail))...)
+	if want := "record nums-0@0 does not deserialize"; !strings.Contains(err.Error(), want) || strings.Count(err.Error(), want) != 1 {
+		t.Fatalf("error %q, want it once: %q", err, want)
+	}
+}
