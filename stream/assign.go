@@ -76,6 +76,23 @@ func assignTasks(tasks []TaskID, members []assignMember) map[string][]TaskID {
 		}
 	}
 	// Pass 3: the rest go to the least-loaded member.
+	fillLeastLoaded(tasks, members, owner, load)
+	for _, m := range members {
+		out[m.ID] = []TaskID{}
+	}
+	for id, m := range owner {
+		out[m] = append(out[m], id)
+	}
+	for _, ids := range out {
+		slices.SortFunc(ids, compareTasks)
+	}
+	return out
+}
+
+// fillLeastLoaded gives each task without an owner, in task order, to
+// the member with the fewest tasks; ties go to the member with the fewest
+// tasks of the same sub-topology, then to the first by id.
+func fillLeastLoaded(tasks []TaskID, members []assignMember, owner map[TaskID]string, load map[string]int) {
 	perSub := map[string]map[int]int{}
 	for id, m := range owner {
 		bump(perSub, m, id.Sub)
@@ -90,19 +107,10 @@ func assignTasks(tasks []TaskID, members []assignMember) map[string][]TaskID {
 				best = m.ID
 			}
 		}
-		give(id, best)
+		owner[id] = best
+		load[best]++
 		bump(perSub, best, id.Sub)
 	}
-	for _, m := range members {
-		out[m.ID] = []TaskID{}
-	}
-	for id, m := range owner {
-		out[m] = append(out[m], id)
-	}
-	for _, ids := range out {
-		slices.SortFunc(ids, compareTasks)
-	}
-	return out
 }
 
 // winningClaims returns, per member, the tasks it owned that still exist
