@@ -13,7 +13,8 @@
 //	words := stream.FlatMapValues(lines, strings.Fields)
 //	counts := stream.GroupBy(words, func(_, w string) string { return w }).Count(stream.Named("counts"))
 //	stream.ToStream(counts).To("word-counts")
-//	app, err := stream.New(b, stream.Brokers("localhost:9092"), stream.AppID("wordcount"))
+//	topo, err := b.Build()
+//	app, err := stream.New(topo, stream.Brokers("localhost:9092"), stream.AppID("wordcount"))
 //	err = app.Run(ctx)
 //
 // The semantics are Kafka Streams': records are processed in order per
