@@ -31,7 +31,7 @@ func memory(ctx context.Context, p params, addr string, r *results) error {
 	before := heap()
 	kv := state.NewMemory()
 	for i := 0; i < p.storeKeys; i++ {
-		k := []byte("k" + strconv.Itoa(10_000_000+i)[1:])
+		k := []byte("k" + strconv.Itoa(10_000_000 + i)[1:])
 		v, _ := serde.Int64.Encode(int64(i))
 		if err := kv.Put(k, v); err != nil {
 			return err

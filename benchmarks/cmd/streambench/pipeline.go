@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -28,6 +30,7 @@ const inputTopic = "sb-input"
 // workload is one kind of processing, run by the stream runtime or by the
 // hand-written loop.
 type workload struct {
+	id       string // "a", "b": for -only and profile names
 	name     string
 	topology func(in, out string) (*stream.Topology, error)
 	// loop processes one record for the hand-written side and returns the
@@ -38,6 +41,7 @@ type workload struct {
 
 var workloads = []workload{
 	{
+		id:   "a",
 		name: "(a) stateless: filter + map",
 		topology: func(inTopic, out string) (*stream.Topology, error) {
 			b := stream.NewBuilder()
@@ -54,6 +58,7 @@ var workloads = []workload{
 		expected: func(in *preload) int64 { return in.kept },
 	},
 	{
+		id:   "b",
 		name: "(b) count per key",
 		topology: func(inTopic, out string) (*stream.Topology, error) {
 			b := stream.NewBuilder()
@@ -223,6 +228,9 @@ func throughput(ctx context.Context, p params, addr string, r *results) error {
 	}
 	logger.Warn("streambench: input written", "records", in.records, "in", time.Since(t0).Round(time.Millisecond))
 	for wi, w := range workloads {
+		if p.only != "" && p.only != w.id {
+			continue
+		}
 		tr := throughputResult{name: w.name, records: in.records}
 		for round := 0; round < p.rounds; round++ {
 			for _, side := range []string{"streams", "loop"} {
@@ -236,7 +244,11 @@ func throughput(ctx context.Context, p params, addr string, r *results) error {
 					}
 					return loopOn(ctx, addr, w, inputTopic, out, out, assigned)
 				}
-				d, err := timed(ctx, adm, out, w.expected(in), run)
+				var prof string
+				if p.cpuprofile != "" && round == 0 {
+					prof = p.cpuprofile + "." + w.id + "." + side
+				}
+				d, err := profiled(prof, func() (time.Duration, error) { return timed(ctx, adm, out, w.expected(in), run) })
 				if err != nil {
 					return fmt.Errorf("%s %s round %d: %w", w.name, side, round, err)
 				}
@@ -251,4 +263,21 @@ func throughput(ctx context.Context, p params, addr string, r *results) error {
 		r.throughput = append(r.throughput, tr)
 	}
 	return nil
+}
+
+// profiled runs f under a CPU profile written to file, if file is not "".
+func profiled(file string, f func() (time.Duration, error)) (time.Duration, error) {
+	if file == "" {
+		return f()
+	}
+	out, err := os.Create(file)
+	if err != nil {
+		return 0, err
+	}
+	defer out.Close()
+	if err := pprof.StartCPUProfile(out); err != nil {
+		return 0, err
+	}
+	defer pprof.StopCPUProfile()
+	return f()
 }

@@ -42,6 +42,9 @@ func (r *results) write(w io.Writer, p params) {
 		fmt.Fprintf(w, "| %s | %s records/s%s | %s records/s%s | %.2f |\n", t.name,
 			report.Int(s), rateRange(t.records, t.streams), report.Int(l), rateRange(t.records, t.loop), s/l)
 	}
+	if len(r.latency) == 0 {
+		return // -only: throughput only
+	}
 	fmt.Fprintf(w, "\n### Processing latency at %s records/s (input produced → output seen by a consumer; stateless pipeline; %v measured after %v warm-up)\n\n",
 		report.Int(float64(p.rate)), p.latency, p.warmup)
 	fmt.Fprintln(w, "| side | records | p50 | p99 | p99.9 | max |")
