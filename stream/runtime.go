@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -55,8 +56,12 @@ type runtime struct {
 	offsets    map[string]map[int32]kgo.EpochOffset // processed, not yet committed
 	lastCommit time.Time
 
-	fatalMu sync.Mutex
-	fatal   error // first write error or callback failure
+	fatal atomic.Pointer[error] // first write error or callback failure
+
+	// Set once by newRuntime, used per record: the produce callback (a
+	// method value would be a new closure per record) and its counter.
+	onProduced    func(*kgo.Record, error)
+	producedCount *atomic.Int64
 }
 
 // runTask is a task and the thread it runs on.
@@ -72,6 +77,8 @@ func newRuntime(ctx context.Context, a *App, brokers []string) (_ *runtime, err 
 		tasks: map[TaskID]*runTask{}, offsets: map[string]map[int32]kgo.EpochOffset{},
 		subOf: map[string]int{}, lastCommit: time.Now(),
 	}
+	r.onProduced = r.produced
+	r.producedCount = a.metrics.Counter("produced-records")
 	r.base = []kgo.Opt{kgo.SeedBrokers(brokers...), kgo.WithLogger(kgoLogger{r.logger})}
 	for _, o := range a.cfg.clientOpts {
 		if _, group := o.(kgo.GroupOpt); !group {
@@ -279,18 +286,17 @@ func (r *runtime) close() error {
 }
 
 func (r *runtime) setFatal(err error) {
-	r.fatalMu.Lock()
-	defer r.fatalMu.Unlock()
-	if r.fatal == nil {
-		r.fatal = err
+	if r.fatal.CompareAndSwap(nil, &err) {
 		r.logger.Error("stream: fatal error", "app", r.app.cfg.appID, "err", err)
 	}
 }
 
+// fatalErr is called once per record written: it takes no lock.
 func (r *runtime) fatalErr() error {
-	r.fatalMu.Lock()
-	defer r.fatalMu.Unlock()
-	return r.fatal
+	if p := r.fatal.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // produce writes a record; a failed write is fatal (at-least-once must
@@ -299,7 +305,7 @@ func (r *runtime) produce(rec *kgo.Record) error {
 	if err := r.fatalErr(); err != nil {
 		return err
 	}
-	r.cl.Produce(context.Background(), rec, r.produced)
+	r.cl.Produce(context.Background(), rec, r.onProduced)
 	return nil
 }
 
@@ -308,7 +314,7 @@ func (r *runtime) produced(rec *kgo.Record, err error) {
 		r.setFatal(fmt.Errorf("stream: write to %s: %w", rec.Topic, err))
 		return
 	}
-	r.app.metrics.Add("produced-records", 1)
+	r.producedCount.Add(1)
 }
 
 // onAssigned restores and opens the tasks of newly assigned partitions,

@@ -73,6 +73,14 @@ func (j job) run() error {
 // partitions, ties to the partition listed first, as Kafka Streams picks
 // the partition with the lowest head timestamp.
 func (b taskBatch) run() error {
+	if len(b.parts) == 1 {
+		for _, rec := range b.parts[0] {
+			if err := b.task.processRecord(rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	next := make([]int, len(b.parts))
 	for {
 		best := -1
@@ -86,11 +94,15 @@ func (b taskBatch) run() error {
 		}
 		rec := b.parts[best][next[best]]
 		next[best]++
-		o := engine.Origin{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset}
-		if err := b.task.Process(o, rec.Key, rec.Value, rec.Timestamp.UnixMilli(), headers(rec.Headers)); err != nil {
+		if err := b.task.processRecord(rec); err != nil {
 			return err
 		}
 	}
+}
+
+func (t *runTask) processRecord(rec *kgo.Record) error {
+	o := engine.Origin{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset}
+	return t.Process(o, rec.Key, rec.Value, rec.Timestamp.UnixMilli(), headers(rec.Headers))
 }
 
 func headers(hs []kgo.RecordHeader) []engine.Header {

@@ -74,8 +74,11 @@ type Task struct {
 
 	streamTime int64
 	origin     Origin
-	punct      []*Punctuation
-	warned     map[string]bool
+	// last source looked up by Process: records come in runs per topic.
+	lastTopic string
+	lastSrc   *ProcCtx
+	punct     []*Punctuation
+	warned    map[string]bool
 }
 
 // NewTask opens the task's stores and initialises its processors.
@@ -140,10 +143,11 @@ func forwardAll(c *ProcCtx, r Rec) error { return c.Forward(r) }
 // returns an error only when the task must stop (a processor failed, or
 // the bad-record handler said fail).
 func (t *Task) Process(o Origin, key, value []byte, ts int64, headers []Header) error {
-	src := t.sources[o.Topic]
-	if src == nil {
+	sc := t.source(o.Topic)
+	if sc == nil {
 		return fmt.Errorf("stream: task %s: no source reads topic %q", t.ID, o.Topic)
 	}
+	src := sc.Node
 	r := Rec{TS: ts, Headers: headers, NullKey: key == nil, Tombstone: value == nil}
 	var err error
 	if key != nil && src.DecodeKey != nil {
@@ -157,7 +161,7 @@ func (t *Task) Process(o Origin, key, value []byte, ts int64, headers []Header) 
 		return t.env.BadRecord(t.ID, o, key, value, err)
 	}
 	if src.Timestamp != nil {
-		r.TS = src.Timestamp(&r)
+		r = extractTS(src, r) // r itself stays on the stack
 	}
 	if r.TS < 0 {
 		t.Drop(src, "negative-timestamp", fmt.Sprintf("%s-%d@%d", o.Topic, o.Partition, o.Offset))
@@ -167,11 +171,29 @@ func (t *Task) Process(o Origin, key, value []byte, ts int64, headers []Header) 
 	if r.TS > t.streamTime {
 		t.streamTime = r.TS
 	}
-	if err := t.byNode[src].Forward(r); err != nil {
+	if err := sc.Forward(r); err != nil {
 		return fmt.Errorf("stream: task %s: record %s-%d@%d: %w", t.ID, o.Topic, o.Partition, o.Offset, err)
 	}
 	t.origin = Origin{Offset: -1}
 	return t.punctuate(StreamTime, t.streamTime)
+}
+
+// source returns the source processor reading topic, or nil.
+func (t *Task) source(topic string) *ProcCtx {
+	if topic != t.lastTopic || t.lastSrc == nil {
+		n := t.sources[topic]
+		if n == nil {
+			return nil
+		}
+		t.lastTopic, t.lastSrc = topic, t.byNode[n]
+	}
+	return t.lastSrc
+}
+
+// extractTS returns r with the timestamp src's extractor gives it.
+func extractTS(src *Node, r Rec) Rec {
+	r.TS = src.Timestamp(&r)
+	return r
 }
 
 // StreamTime is the largest record timestamp the task has processed, in
