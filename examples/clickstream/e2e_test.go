@@ -30,6 +30,13 @@ const (
 	// victimCommitInterval is the commit interval of the instance that is
 	// killed: long enough that it dies with processed, uncommitted clicks.
 	victimCommitInterval = time.Second
+	// killSessionTimeout is how soon the survivors notice the kill. Under
+	// load a survivor may miss its heartbeats too and lose its tasks for
+	// a moment: at-least-once holds anyway.
+	killSessionTimeout = 3 * time.Second
+	// sessionTimeout, where no instance dies, is long enough that no
+	// instance loses its tasks to a slow heartbeat on a loaded machine.
+	sessionTimeout = 10 * time.Second
 )
 
 // startTestBroker starts a runnel broker on loopback with the topics, and
@@ -81,13 +88,13 @@ func createTopics(t *testing.T, adm *kadm.Client) {
 }
 
 // startInstances starts n instances (the first with two stream threads)
-// with a 3 s session timeout, and waits until they share the tasks.
+// with the given session timeout, and waits until they share the tasks.
 // flags[i] are more flags for instance i.
-func startInstances(t *testing.T, brokers []string, n int, flags map[int][]string) []*instance {
+func startInstances(t *testing.T, brokers []string, n int, session time.Duration, flags map[int][]string) []*instance {
 	bin := binary(t)
 	var ins []*instance
 	for i := range n {
-		extra := append([]string{"--session-timeout", "3s"}, flags[i]...)
+		extra := append([]string{"--session-timeout", session.String()}, flags[i]...)
 		if i == 0 {
 			extra = append(extra, "--threads", "2")
 		}
@@ -106,7 +113,7 @@ func TestClickstreamSurvivesSIGKILL(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
 	brokers, cl, adm := startTestBroker(t)
-	ins := startInstances(t, brokers, 3, map[int][]string{1: {"--commit-interval", victimCommitInterval.String()}})
+	ins := startInstances(t, brokers, 3, killSessionTimeout, map[int][]string{1: {"--commit-interval", victimCommitInterval.String()}})
 	t.Logf("%v: three instances share the tasks", time.Since(start).Round(time.Millisecond))
 	data := makeDataset(numSegments)
 	victim, survivors := ins[1], []*instance{ins[0], ins[2]}
@@ -121,8 +128,12 @@ func TestClickstreamSurvivesSIGKILL(t *testing.T) {
 		}
 		// The victim committed all it had when the wait for the previous
 		// segment ended, and commits next victimCommitInterval later: it
-		// dies with this segment processed and not committed. (No window
-		// has closed yet: the first closes at 10:00:10.)
+		// dies with this segment processed and not committed. No window
+		// has closed yet (the first closes at 10:00:10): a kill between a
+		// window's close (and expiry from the store) and the next commit
+		// is not safe today, since stream time restarts when a task
+		// moves, so the replayed clicks of the expired window would make
+		// it anew, with only themselves in it.
 		time.Sleep(victimCommitInterval / 4)
 		victimTasks = victim.tasks()
 		for _, sv := range survivors {
@@ -133,14 +144,21 @@ func TestClickstreamSurvivesSIGKILL(t *testing.T) {
 	})
 	waitBalanced(t, numTasks, survivors...)
 
-	taken := map[string]bool{}
+	taken := map[string]bool{} // assigned to a survivor since the kill
 	for i, sv := range survivors {
-		applyEvents(taken, sv.events(seen[i]))
+		for _, e := range sv.events(seen[i]) {
+			for _, id := range e.tasks {
+				taken[id] = taken[id] || e.kind == "assigned"
+			}
+		}
 	}
 	for id := range victimTasks {
 		if !taken[id] {
 			t.Errorf("task %s of the killed instance was not assigned to a survivor (survivors got %v)", id, sorted(taken))
 		}
+	}
+	if !slices.ContainsFunc(slices.Collect(maps.Keys(victimTasks)), func(id string) bool { return strings.HasPrefix(id, "1_") }) {
+		t.Errorf("the killed instance had no windowed-count task (sub-topology 1): %v", sorted(victimTasks))
 	}
 	restored := restoredRecords(survivors, victimTasks)
 	if restored == 0 {
@@ -158,7 +176,7 @@ func TestClickstreamExactAndScaleOut(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
 	brokers, cl, adm := startTestBroker(t)
-	ins := startInstances(t, brokers, 3, nil)
+	ins := startInstances(t, brokers, 3, sessionTimeout, nil)
 	t.Logf("%v: three instances share the tasks", time.Since(start).Round(time.Millisecond))
 	data := makeDataset(numSegments)
 	if n := data.lateInOrder(); n == 0 {
@@ -174,7 +192,7 @@ func TestClickstreamExactAndScaleOut(t *testing.T) {
 			before = append(before, in.tasks())
 			seen = append(seen, len(in.events(0)))
 		}
-		ins = append(ins, startInstance(t, binary(t), "instance 4", brokers, "--session-timeout", "3s"))
+		ins = append(ins, startInstance(t, binary(t), "instance 4", brokers, "--session-timeout", sessionTimeout.String()))
 	})
 	waitBalanced(t, numTasks, ins...)
 	checkResults(t, readResults(t, brokers), data.want(), true)
