@@ -2,51 +2,72 @@ package state
 
 import (
 	"bytes"
+	"unsafe"
 
 	"github.com/google/btree"
 )
 
-// Memory is an in-memory KeyValue store (a B-tree). Its contents are lost
-// on Close; a changelog (see Logged) is what makes it durable.
+// Memory is an in-memory KeyValue store: a B-tree for key order (Range),
+// with a hash index over the same entries so that Get, and Put of a key
+// already present, take one map lookup. Its contents are lost on Close;
+// a changelog (see Logged) is what makes it durable.
 type Memory struct {
-	tree   *btree.BTreeG[pair]
+	tree *btree.BTreeG[*entry]
+	// index maps each entry's key to it. Its string keys share the
+	// entries' key bytes (indexKey), which are never written after the
+	// entry is made.
+	index  map[string]*entry
 	closed bool
 }
 
-type pair struct{ key, value []byte }
+// entry is one pair. key is the store's own copy, fixed for the entry's
+// life; value is replaced, never changed in place, on Put.
+type entry struct{ key, value []byte }
 
-func pairLess(a, b pair) bool { return bytes.Compare(a.key, b.key) < 0 }
+func entryLess(a, b *entry) bool { return bytes.Compare(a.key, b.key) < 0 }
+
+// indexKey views an entry's key as a string without copying it: the
+// bytes are the store's and immutable.
+func indexKey(key []byte) string { return unsafe.String(unsafe.SliceData(key), len(key)) }
 
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory {
-	return &Memory{tree: btree.NewG(32, pairLess)}
+	return &Memory{tree: btree.NewG(32, entryLess), index: map[string]*entry{}}
 }
 
 // Len is the number of keys in the store.
-func (m *Memory) Len() int { return m.tree.Len() }
+func (m *Memory) Len() int { return len(m.index) }
 
 func (m *Memory) Get(key []byte) ([]byte, bool, error) {
 	if m.closed {
 		return nil, false, ErrClosed
 	}
-	p, ok := m.tree.Get(pair{key: key})
+	e, ok := m.index[string(key)] // no copy: the compiler reads key in place
 	if !ok {
 		return nil, false, nil
 	}
-	// Stored values are never changed in place (Put replaces the pair), so
-	// handing out the stored slice is safe as long as callers don't write
-	// into it; copy to make that the caller's freedom.
-	return append([]byte(nil), p.value...), true, nil
+	// Stored values are never changed in place (Put replaces them), so
+	// handing out the stored slice would be safe as long as callers don't
+	// write into it; copy to make that the caller's freedom.
+	return bytes.Clone(e.value), true, nil
 }
 
 func (m *Memory) Put(key, value []byte) error {
 	if m.closed {
 		return ErrClosed
 	}
-	if value == nil {
-		value = []byte{}
+	v := make([]byte, len(value)) // never nil: a present key has a value
+	copy(v, value)
+	if e, ok := m.index[string(key)]; ok {
+		e.value = v
+		return nil
 	}
-	m.tree.ReplaceOrInsert(pair{key: bytes.Clone(key), value: bytes.Clone(value)})
+	e := &entry{key: bytes.Clone(key), value: v}
+	if e.key == nil {
+		e.key = []byte{}
+	}
+	m.tree.ReplaceOrInsert(e)
+	m.index[indexKey(e.key)] = e
 	return nil
 }
 
@@ -54,7 +75,12 @@ func (m *Memory) Delete(key []byte) error {
 	if m.closed {
 		return ErrClosed
 	}
-	m.tree.Delete(pair{key: key})
+	e, ok := m.index[string(key)]
+	if !ok {
+		return nil
+	}
+	delete(m.index, indexKey(e.key))
+	m.tree.Delete(e)
 	return nil
 }
 
@@ -62,16 +88,16 @@ func (m *Memory) Range(start, end []byte, fn func(key, value []byte) bool) error
 	if m.closed {
 		return ErrClosed
 	}
-	visit := func(p pair) bool { return fn(p.key, p.value) }
+	visit := func(e *entry) bool { return fn(e.key, e.value) }
 	switch {
 	case start == nil && end == nil:
 		m.tree.Ascend(visit)
 	case start == nil:
-		m.tree.AscendLessThan(pair{key: end}, visit)
+		m.tree.AscendLessThan(&entry{key: end}, visit)
 	case end == nil:
-		m.tree.AscendGreaterOrEqual(pair{key: start}, visit)
+		m.tree.AscendGreaterOrEqual(&entry{key: start}, visit)
 	default:
-		m.tree.AscendRange(pair{key: start}, pair{key: end}, visit)
+		m.tree.AscendRange(&entry{key: start}, &entry{key: end}, visit)
 	}
 	return nil
 }
@@ -79,5 +105,6 @@ func (m *Memory) Range(start, end []byte, fn func(key, value []byte) bool) error
 func (m *Memory) Close() error {
 	m.closed = true
 	m.tree.Clear(false)
+	m.index = nil
 	return nil
 }

@@ -3,6 +3,8 @@ package state
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -92,5 +94,52 @@ func TestLogged(t *testing.T) {
 	want := "put b=vb;put a=va;put c=vc;put ab=vab;put \xff=v\xff;put \xff\xff=v\xff\xff;del ab;del never;put empty=;"
 	if log.String() != want {
 		t.Errorf("changelog %q\nwant      %q", log.String(), want)
+	}
+}
+
+// TestMemoryModel checks Memory against a Go map under random puts,
+// overwrites and deletes of a few keys (so the hash index and the B-tree
+// must stay in step): Get, Len and a full Range agree with the map after
+// every step, and a caller reusing its key and value buffers changes
+// nothing stored.
+func TestMemoryModel(t *testing.T) {
+	m := NewMemory()
+	model := map[string]string{}
+	rng := rand.New(rand.NewPCG(1, 2))
+	kbuf, vbuf := make([]byte, 0, 8), make([]byte, 0, 8)
+	for step := range 5000 {
+		kbuf = fmt.Appendf(kbuf[:0], "k%d", rng.IntN(40))
+		vbuf = fmt.Appendf(vbuf[:0], "v%d", step)
+		if rng.IntN(4) == 0 {
+			delete(model, string(kbuf))
+			if err := m.Delete(kbuf); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			model[string(kbuf)] = string(vbuf)
+			if err := m.Put(kbuf, vbuf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		kbuf[0], vbuf[0] = 'X', 'X' // reused by the caller
+		if m.Len() != len(model) {
+			t.Fatalf("step %d: Len %d, want %d", step, m.Len(), len(model))
+		}
+		for k, v := range model {
+			if got, ok, _ := m.Get([]byte(k)); !ok || string(got) != v {
+				t.Fatalf("step %d: Get %q = %q %v, want %q", step, k, got, ok, v)
+			}
+		}
+		var keys []string
+		m.Range(nil, nil, func(k, v []byte) bool {
+			if model[string(k)] != string(v) {
+				t.Fatalf("step %d: Range %q=%q, want %q", step, k, v, model[string(k)])
+			}
+			keys = append(keys, string(k))
+			return true
+		})
+		if len(keys) != len(model) || !slices.IsSorted(keys) {
+			t.Fatalf("step %d: Range keys %q (%d in the model)", step, keys, len(model))
+		}
 	}
 }
