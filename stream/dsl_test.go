@@ -330,3 +330,19 @@ func TestBadRecords(t *testing.T) {
 		})
 	}
 }
+
+func TestTombstonesSurviveMaps(t *testing.T) {
+	b := stream.NewBuilder()
+	users := stream.TableFrom(b, "users", serde.String, serde.String)
+	changes := stream.ToStream(users)
+	stream.MapValues(changes, strings.ToUpper).To("upper")
+	stream.FlatMapValues(changes, strings.Fields).To("words")
+	stream.Map(changes, func(k, v string) (string, string) { return "id-" + k, v + "!" }).To("mapped")
+	d := build(t, b)
+	in := streamtest.Input(d, "users", serde.String, serde.String)
+	must(t, in.Pipe("1", "ann lee", at(0)))
+	must(t, in.Tombstone("1", at(1)))
+	expect(t, readAll(t, streamtest.Output(d, "upper", serde.String, serde.String)), "1=ANN LEE", "1=<nil>")
+	expect(t, readAll(t, streamtest.Output(d, "words", serde.String, serde.String)), "1=ann", "1=lee", "1=<nil>")
+	expect(t, readAll(t, streamtest.Output(d, "mapped", serde.String, serde.String)), "id-1=ann lee!", "id-1=<nil>")
+}

@@ -75,20 +75,28 @@ func serdeLike[T, T2 any](s serde.Serde[T]) serde.Serde[T2] {
 }
 
 // Map transforms each record into a new key and value. The key changes,
-// so a later grouping or join repartitions first.
+// so a later grouping or join repartitions first. A record with a null
+// value (a tombstone, as ToStream of a table gives) stays a tombstone: f
+// is called with V's zero value for its new key, and its value is dropped.
 func Map[K, V, K2, V2 any](s Stream[K, V], f func(K, V) (K2, V2), opts ...Option) Stream[K2, V2] {
 	n := s.add("KSTREAM-MAP", options(opts), stateless(func(c *engine.ProcCtx, r engine.Rec) error {
 		k, v := f(engine.As[K](r.Key), engine.As[V](r.Value))
-		r.Key, r.Value, r.NullKey, r.Tombstone = k, v, false, false
+		r.Key, r.NullKey = k, false
+		if !r.Tombstone {
+			r.Value = v
+		}
 		return c.Forward(r)
 	}))
 	return derive[K, V, K2, V2](s, n, true)
 }
 
-// MapValues transforms each value; keys, and so partitioning, stay.
+// MapValues transforms each value; keys, and so partitioning, stay. A
+// null value (a tombstone) passes through as null, without calling f.
 func MapValues[K, V, V2 any](s Stream[K, V], f func(V) V2, opts ...Option) Stream[K, V2] {
 	n := s.add("KSTREAM-MAPVALUES", options(opts), stateless(func(c *engine.ProcCtx, r engine.Rec) error {
-		r.Value, r.Tombstone = f(engine.As[V](r.Value)), false
+		if !r.Tombstone {
+			r.Value = f(engine.As[V](r.Value))
+		}
 		return c.Forward(r)
 	}))
 	return derive[K, V, K, V2](s, n, false)
@@ -119,9 +127,13 @@ func FlatMap[K, V, K2, V2 any](s Stream[K, V], f func(K, V) []KV[K2, V2], opts .
 }
 
 // FlatMapValues turns each value into zero or more values with the same
-// key.
+// key. A null value (a tombstone) passes through as null, without calling
+// f.
 func FlatMapValues[K, V, V2 any](s Stream[K, V], f func(V) []V2, opts ...Option) Stream[K, V2] {
 	n := s.add("KSTREAM-FLATMAPVALUES", options(opts), stateless(func(c *engine.ProcCtx, r engine.Rec) error {
+		if r.Tombstone {
+			return c.Forward(r)
+		}
 		for _, v := range f(engine.As[V](r.Value)) {
 			out := r
 			out.Value, out.Tombstone = v, false
