@@ -56,7 +56,7 @@ test:
 	CGO_ENABLED=1 $(GO) test -race -timeout 30m ./...
 
 # One target at a time: go test -fuzz accepts a single target per run.
-FUZZPKGS ?= ./log ./cluster ./cluster/group
+FUZZPKGS ?= ./log ./cluster ./cluster/group ./state ./stream
 fuzz:
 	@set -e; \
 	for pkg in $(FUZZPKGS); do \
@@ -70,7 +70,7 @@ fuzz:
 # benchmarks/ is its own module (github.com/runnel-io/runnel/benchmarks):
 # each tool measures runnel beside a peer in one run and prints Markdown for
 # benchmarks/RESULTS.md. They write gigabytes and take minutes.
-BENCHTOOLS ?= logbench brokerbench groupbench
+BENCHTOOLS ?= logbench brokerbench groupbench streambench
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./log/...
 	cd benchmarks && for t in $(BENCHTOOLS); do echo "== $$t"; $(GO) run ./cmd/$$t || exit 1; done
