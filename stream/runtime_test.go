@@ -334,6 +334,13 @@ func TestWordCountEndToEnd(t *testing.T) {
 	if got := app.Tasks(); len(got) != 6 {
 		t.Errorf("tasks %v, want 6 (2 sub-topologies x 3 partitions)", got)
 	}
+	// The first commit comes one commit interval after the first records
+	// were processed: on a loaded machine the counts may be complete
+	// before it.
+	deadline := time.Now().Add(testWait)
+	for app.Metrics()["commits"] == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
 	m := app.Metrics()
 	words := int64(len(strings.Fields(strings.Join(append(text, more...), " "))))
 	if got, want := m["processed-records"], int64(len(text)+len(more))+words; got != want {
