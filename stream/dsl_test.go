@@ -346,3 +346,35 @@ func TestTombstonesSurviveMaps(t *testing.T) {
 	expect(t, readAll(t, streamtest.Output(d, "words", serde.String, serde.String)), "1=ann", "1=lee", "1=<nil>")
 	expect(t, readAll(t, streamtest.Output(d, "mapped", serde.String, serde.String)), "id-1=ann lee!", "id-1=<nil>")
 }
+
+func TestTimestampExtractorAndRepartition(t *testing.T) {
+	type event struct {
+		At   int64 // seconds after t0
+		Page string
+	}
+	b := stream.NewBuilder()
+	events := stream.From(b, "events", serde.String, serde.JSON[event](),
+		stream.WithTimestamp(func(_ string, e event, _ time.Time) time.Time { return at(int(e.At)) }))
+	byPage := stream.Repartition(stream.SelectKey(events, func(_ string, e event) string { return e.Page }), stream.Named("by-page"))
+	stream.ToStream(stream.GroupByKey(byPage).WindowedBy(stream.Tumbling(time.Minute).Grace(time.Minute)).Count(stream.Named("per-minute"))).
+		To("counts")
+	d := build(t, b, streamtest.AppID("ts"))
+	in := streamtest.Input(d, "events", serde.String, serde.JSON[event]())
+	// The record timestamps say nothing; the extractor reads the event's.
+	must(t, in.Pipe("u1", event{At: 10, Page: "/a"}, t0.Add(time.Hour)))
+	must(t, in.Pipe("u2", event{At: 70, Page: "/a"}, t0))
+	must(t, in.Pipe("u3", event{At: 20, Page: "/a"}, t0))
+	if got := len(d.Messages("ts-by-page-repartition")); got != 3 {
+		t.Fatalf("repartition topic holds %d records, want 3", got)
+	}
+	recs, err := streamtest.Output(d, "counts", stream.WindowedSerde(serde.String, time.Minute), serde.Int64).ReadAll()
+	must(t, err)
+	var got []string
+	for _, r := range recs {
+		got = append(got, fmt.Sprintf("%s@%ds=%d ts=%ds", r.Key.Key, r.Key.Window.Start.Sub(t0)/time.Second, r.Value, r.Timestamp.Sub(t0)/time.Second))
+	}
+	expect(t, got, "/a@0s=1 ts=10s", "/a@60s=1 ts=70s", "/a@0s=2 ts=20s")
+	if st := d.StreamTime("events"); !st.Equal(at(70)) {
+		t.Errorf("stream time %v, want the largest extracted timestamp", st)
+	}
+}
