@@ -49,23 +49,19 @@ func (m *Memory) Get(key []byte) ([]byte, bool, error) {
 	// Stored values are never changed in place (Put replaces them), so
 	// handing out the stored slice would be safe as long as callers don't
 	// write into it; copy to make that the caller's freedom.
-	return bytes.Clone(e.value), true, nil
+	return clone(e.value), true, nil
 }
 
 func (m *Memory) Put(key, value []byte) error {
 	if m.closed {
 		return ErrClosed
 	}
-	v := make([]byte, len(value)) // never nil: a present key has a value
-	copy(v, value)
+	v := clone(value) // never nil: a present key has a value
 	if e, ok := m.index[string(key)]; ok {
 		e.value = v
 		return nil
 	}
-	e := &entry{key: bytes.Clone(key), value: v}
-	if e.key == nil {
-		e.key = []byte{}
-	}
+	e := &entry{key: clone(key), value: v}
 	m.tree.ReplaceOrInsert(e)
 	m.index[indexKey(e.key)] = e
 	return nil
@@ -100,6 +96,15 @@ func (m *Memory) Range(start, end []byte, fn func(key, value []byte) bool) error
 		m.tree.AscendRange(&entry{key: start}, &entry{key: end}, visit)
 	}
 	return nil
+}
+
+// clone copies b into a new slice, never nil (empty for an empty b).
+// make then copy is one allocation the compiler does not zero; append and
+// bytes.Clone round up to a size class and clear the tail.
+func clone(b []byte) []byte {
+	c := make([]byte, len(b))
+	copy(c, b)
+	return c
 }
 
 func (m *Memory) Close() error {

@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"time"
@@ -54,10 +53,7 @@ func (e *taskEnv) OpenStore(def *engine.StoreDef, id engine.TaskID) (state.KeyVa
 	return state.Logged(mem, func(key, value []byte) error {
 		// The store's caller may reuse its slices; the producer keeps them
 		// until the record is acknowledged.
-		rec := &kgo.Record{Topic: changelog, Partition: id.Partition, Key: bytes.Clone(key)}
-		if value != nil {
-			rec.Value = append([]byte{}, value...)
-		}
+		rec := &kgo.Record{Topic: changelog, Partition: id.Partition, Key: clone(key), Value: clone(value)}
 		return e.r.produce(rec)
 	}), nil
 }
@@ -101,4 +97,16 @@ func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 		lvl = slog.LevelError
 	}
 	k.l.Log(context.Background(), lvl, "kgo: "+msg, keyvals...)
+}
+
+// clone copies b (nil stays nil, empty stays empty). make then copy is
+// one allocation the compiler does not zero (append and bytes.Clone round
+// up to a size class and clear the tail).
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	c := make([]byte, len(b))
+	copy(c, b)
+	return c
 }

@@ -175,6 +175,9 @@ func (t *Task) Process(o Origin, key, value []byte, ts int64, headers []Header) 
 		return fmt.Errorf("stream: task %s: record %s-%d@%d: %w", t.ID, o.Topic, o.Partition, o.Offset, err)
 	}
 	t.origin = Origin{Offset: -1}
+	if len(t.punct) == 0 {
+		return nil
+	}
 	return t.punctuate(StreamTime, t.streamTime)
 }
 
