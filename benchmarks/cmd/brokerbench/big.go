@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	rpt "github.com/runnel-io/runnel/benchmarks/internal/report"
 	"math"
 	"slices"
 )
@@ -33,7 +34,7 @@ func (b *bench) bigFigures() error {
 	if err != nil {
 		return err
 	}
-	b.sizeRow(s, fmt.Sprintf("consume from the start, %s: the whole %s topic vs the %s one", how, fmtSize(b.p.big), fmtBytes(b.p.small)), big, small)
+	b.sizeRow(s, fmt.Sprintf("consume from the start, %s: the whole %s topic vs the %s one", how, fmtSize(b.p.big), rpt.Bytes(b.p.small)), big, small)
 	if b.cold {
 		if err := b.rawReadRow(s, ts); err != nil {
 			return err
@@ -45,9 +46,9 @@ func (b *bench) bigFigures() error {
 			return err
 		}
 		b.sizeRow(s, fmt.Sprintf("produce %d-byte records, %d producers, acks=all (%s of values per round): into the %s topic vs into a new topic",
-			size, b.p.producers, fmtBytes(b.p.produceData[size]), fmtSize(b.p.big)), big, small)
+			size, b.p.producers, rpt.Bytes(b.p.produceData[size]), fmtSize(b.p.big)), big, small)
 	}
-	s.row(fmt.Sprintf("for reference: writing the %s topic, %s at a time per broker, taking turns", fmtSize(b.p.big), fmtBytes(b.p.chunk)),
+	s.row(fmt.Sprintf("for reference: writing the %s topic, %s at a time per broker, taking turns", fmtSize(b.p.big), rpt.Bytes(b.p.chunk)),
 		fill[peerRunnel].mbCell(), "—", "—", fill[peerJetStream].mbCell(), "—", "—", "—", "—")
 	s.note("Within each round the two sizes take turns (the order swapping every round), so both sides of a ratio ran at the same time of the run.")
 	return nil
@@ -57,7 +58,7 @@ func (b *bench) bigFigures() error {
 // with read(2), cold, once each: what the disk and the page cache give
 // for each size, whatever the broker.
 func (b *bench) rawReadRow(s *section, ts []*target) error {
-	cells := []string{fmt.Sprintf("for reference: read(2) of the topic's files, cold, 1 MiB reads (bytes on disk): %s vs %s", fmtSize(b.p.big), fmtBytes(b.p.small))}
+	cells := []string{fmt.Sprintf("for reference: read(2) of the topic's files, cold, 1 MiB reads (bytes on disk): %s vs %s", fmtSize(b.p.big), rpt.Bytes(b.p.small))}
 	for _, name := range []string{peerRunnel, peerJetStream} {
 		t := b.find(name)
 		if t == nil || !slices.Contains(ts, t) {
@@ -96,7 +97,7 @@ func (b *bench) fillBig(ts []*target) (map[string]*tput, error) {
 	for filled := int64(0); filled < b.p.big; filled += b.p.chunk {
 		n := min(b.p.chunk, b.p.big-filled) / 1024
 		for _, t := range ts {
-			progress("writing the big topic to %s: %s of %s", t.name, fmtBytes(filled+n*1024), fmtSize(b.p.big))
+			progress("writing the big topic to %s: %s of %s", t.name, rpt.Bytes(filled+n*1024), fmtSize(b.p.big))
 			run, err := b.produce(t, bigTopic, n, 1024)
 			if err != nil {
 				return nil, err
@@ -159,7 +160,7 @@ func (b *bench) consumeSmallBig(ts []*target) (small, big map[string]*tput, err 
 			}
 		}
 	}
-	err = b.endPhase(fmt.Sprintf("consume the %s and the %s topic (peak)", fmtBytes(b.p.small), fmtSize(b.p.big)), ts)
+	err = b.endPhase(fmt.Sprintf("consume the %s and the %s topic (peak)", rpt.Bytes(b.p.small), fmtSize(b.p.big)), ts)
 	return small, big, err
 }
 
@@ -239,5 +240,5 @@ func fmtSize(n int64) string {
 	if n >= 1e9 && n%1e9 == 0 {
 		return fmt.Sprintf("%d GB", n/1e9)
 	}
-	return fmtBytes(n)
+	return rpt.Bytes(n)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	rpt "github.com/runnel-io/runnel/benchmarks/internal/report"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -333,7 +334,7 @@ func (b *bench) consume(t *target, topic string) (sample, error) {
 func (b *bench) loopbackFigure() error {
 	b.loop = &tput{}
 	for r := range b.p.rounds {
-		progress("loopback TCP: %s, round %d", fmtBytes(b.p.loopback), r+1)
+		progress("loopback TCP: %s, round %d", rpt.Bytes(b.p.loopback), r+1)
 		d, err := loopbackTCP(b.p.loopback)
 		if err != nil {
 			return err
@@ -341,7 +342,7 @@ func (b *bench) loopbackFigure() error {
 		b.loop.add(sample{bytes: b.p.loopback, d: d})
 	}
 	s := b.rep.section("Loopback TCP (the ceiling for any broker here)", "figure", "result")
-	s.row(fmt.Sprintf("one Go TCP connection on 127.0.0.1, %s per round in 1 MiB writes and 1 MiB reads, sender and receiver in one process", fmtBytes(b.p.loopback)), b.loop.mbCell())
+	s.row(fmt.Sprintf("one Go TCP connection on 127.0.0.1, %s per round in 1 MiB writes and 1 MiB reads, sender and receiver in one process", rpt.Bytes(b.p.loopback)), b.loop.mbCell())
 	return nil
 }
 
@@ -420,7 +421,7 @@ func (b *bench) produceFigures() error {
 			}
 		}
 		b.throughputRow(s, fmt.Sprintf("produce %d-byte records, %d producers, acks=all, into a new topic (%s of values per round)",
-			size, b.p.producers, fmtBytes(b.p.produceData[size])), res, 1.5)
+			size, b.p.producers, rpt.Bytes(b.p.produceData[size])), res, 1.5)
 	}
 	s.note("A producer's first record is sent synchronously before the clock starts (metadata, connections, producer id); the clock stops when the last producer has every acknowledgement (Flush / PublishAsyncComplete).")
 	return nil
@@ -430,14 +431,14 @@ func (b *bench) produceFigures() error {
 const consumeTopic = "consume"
 
 func (b *bench) consumeFigures() error {
-	s := b.rep.section(fmt.Sprintf("Consume from the start of a %s topic (1 KiB records, one consumer)", fmtBytes(b.p.small)), peerHeader...)
+	s := b.rep.section(fmt.Sprintf("Consume from the start of a %s topic (1 KiB records, one consumer)", rpt.Bytes(b.p.small)), peerHeader...)
 	n := b.p.small / 1024
 	if err := b.beginPhase("fill"); err != nil {
 		return err
 	}
 	fill := map[string]*tput{}
 	for _, t := range b.targets {
-		progress("writing the %s topic to %s", fmtBytes(b.p.small), t.name)
+		progress("writing the %s topic to %s", rpt.Bytes(b.p.small), t.name)
 		if err := b.create(t, consumeTopic); err != nil {
 			return err
 		}
@@ -447,10 +448,10 @@ func (b *bench) consumeFigures() error {
 		}
 		fill[t.name] = &tput{runs: []sample{run}}
 	}
-	if err := b.endPhase(fmt.Sprintf("writing the %s topic (peak)", fmtBytes(b.p.small)), b.targets); err != nil {
+	if err := b.endPhase(fmt.Sprintf("writing the %s topic (peak)", rpt.Bytes(b.p.small)), b.targets); err != nil {
 		return err
 	}
-	row := memRow{label: fmt.Sprintf("holding the %s topic, idle", fmtBytes(b.p.small)), rss: map[string]int64{}}
+	row := memRow{label: fmt.Sprintf("holding the %s topic, idle", rpt.Bytes(b.p.small)), rss: map[string]int64{}}
 	for _, t := range b.targets {
 		row.rss[t.name] = t.proc.rss.now()
 	}
@@ -460,7 +461,7 @@ func (b *bench) consumeFigures() error {
 	if err != nil {
 		return err
 	}
-	if err := b.endPhase(fmt.Sprintf("consume the %s topic, warm (peak)", fmtBytes(b.p.small)), b.targets); err != nil {
+	if err := b.endPhase(fmt.Sprintf("consume the %s topic, warm (peak)", rpt.Bytes(b.p.small)), b.targets); err != nil {
 		return err
 	}
 	b.throughputRow(s, "consume, warm: data in the page cache (kfake: in memory)", warm, 1.5)
@@ -472,7 +473,7 @@ func (b *bench) consumeFigures() error {
 		if err != nil {
 			return err
 		}
-		if err := b.endPhase(fmt.Sprintf("consume the %s topic, cold: fresh process (peak)", fmtBytes(b.p.small)), b.onDisk()); err != nil {
+		if err := b.endPhase(fmt.Sprintf("consume the %s topic, cold: fresh process (peak)", rpt.Bytes(b.p.small)), b.onDisk()); err != nil {
 			return err
 		}
 		b.throughputRow(s, "consume, cold: broker restarted, then page cache dropped (kfake: cannot be cold)", cold, 0)
@@ -625,28 +626,28 @@ func (b *bench) latencyRow(s *section, rate int, res map[string][]latencyResult)
 		for _, r := range rs {
 			all = append(all, r.lat...)
 			late = append(late, r.lateness...)
-			p99s = append(p99s, percentile(r.lat, 99))
+			p99s = append(p99s, rpt.Percentile(r.lat, 99))
 			dups += r.dups
 		}
 		slices.Sort(all)
 		slices.Sort(late)
 		slices.Sort(p99s)
 		pooled[name] = all
-		c := fmt.Sprintf("%s / %s / %s", fmtDur(percentile(all, 50)), fmtDur(percentile(all, 99)), fmtDur(percentile(all, 99.9)))
+		c := fmt.Sprintf("%s / %s / %s", rpt.Dur(rpt.Percentile(all, 50)), rpt.Dur(rpt.Percentile(all, 99)), rpt.Dur(rpt.Percentile(all, 99.9)))
 		if len(p99s) > 1 {
-			c += fmt.Sprintf(" (p99 %s–%s)", fmtDur(p99s[0]), fmtDur(p99s[len(p99s)-1]))
+			c += fmt.Sprintf(" (p99 %s–%s)", rpt.Dur(p99s[0]), rpt.Dur(p99s[len(p99s)-1]))
 		}
 		cells = append(cells, c)
 		s.note("%s at %d/s: %d records measured, max %s; sender lateness (send − scheduled) p50 %s, p99 %s, max %s; %d duplicates seen",
-			name, rate, len(all), fmtDur(all[len(all)-1]), fmtDur(percentile(late, 50)), fmtDur(percentile(late, 99)), fmtDur(late[len(late)-1]), dups)
+			name, rate, len(all), rpt.Dur(all[len(all)-1]), rpt.Dur(rpt.Percentile(late, 50)), rpt.Dur(rpt.Percentile(late, 99)), rpt.Dur(late[len(late)-1]), dups)
 	}
-	rp99 := percentile(pooled[peerRunnel], 99)
+	rp99 := rpt.Percentile(pooled[peerRunnel], 99)
 	for _, name := range []string{peerKfake, peerJetStream} {
 		if len(pooled[peerRunnel]) == 0 || len(pooled[name]) == 0 {
 			cells = append(cells, "—")
 			continue
 		}
-		cells = append(cells, fmt.Sprintf("%.2f", float64(rp99)/float64(percentile(pooled[name], 99))))
+		cells = append(cells, fmt.Sprintf("%.2f", float64(rp99)/float64(rpt.Percentile(pooled[name], 99))))
 	}
 	if rate != 5000 || len(pooled[peerRunnel]) == 0 {
 		s.row(append(cells, "—", "—")...)
@@ -654,7 +655,7 @@ func (b *bench) latencyRow(s *section, rate int, res map[string][]latencyResult)
 	}
 	met := rp99 <= 5*time.Millisecond
 	s.row(append(cells, "runnel p99 ≤ 5 ms", yesNo(met))...)
-	b.rep.target("end-to-end p99 at 5,000 records/s", "≤ 5 ms", fmtDur(rp99), met)
+	b.rep.target("end-to-end p99 at 5,000 records/s", "≤ 5 ms", rpt.Dur(rp99), met)
 }
 
 func (b *bench) memoryFigure() {
@@ -664,7 +665,7 @@ func (b *bench) memoryFigure() {
 		cells := []string{m.label}
 		for _, name := range []string{peerRunnel, peerKfake, peerJetStream} {
 			if v, ok := m.rss[name]; ok {
-				cells = append(cells, fmtBytes(v))
+				cells = append(cells, rpt.Bytes(v))
 			} else {
 				cells = append(cells, "—")
 			}

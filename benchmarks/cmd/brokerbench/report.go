@@ -172,38 +172,3 @@ func fmtCount(v float64) string {
 	}
 	return fmt.Sprintf("%.0f", v)
 }
-
-func fmtDur(d time.Duration) string {
-	switch {
-	case d < time.Microsecond:
-		return fmt.Sprintf("%d ns", d.Nanoseconds())
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.0f µs", float64(d.Nanoseconds())/1e3)
-	case d < 10*time.Millisecond:
-		return fmt.Sprintf("%.2f ms", float64(d.Nanoseconds())/1e6)
-	case d < time.Second:
-		return fmt.Sprintf("%.1f ms", float64(d.Nanoseconds())/1e6)
-	}
-	return fmt.Sprintf("%.2f s", d.Seconds())
-}
-
-func fmtBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
-
-// percentile p (0..100) of sorted durations, nearest rank.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(p/100*float64(len(sorted)))) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
-}
