@@ -30,3 +30,23 @@ func (l *logged) Delete(key []byte) error {
 	}
 	return l.record(key, nil)
 }
+
+// Local returns the store behind kv whose changes are not recorded: the
+// inner store of a Logged wrapper (or of any wrapper with a Local
+// method), else kv itself.
+//
+// Window and session stores expire old windows through it, as Kafka
+// Streams drops old segments without writing tombstones: the changelog
+// keeps recently closed windows (its retention.ms, not tombstones, ends
+// them), so a store restored after a task moved still holds the windows
+// that closed just before, and records processed again do not re-create
+// them with only themselves in them.
+func Local(kv KeyValue) KeyValue {
+	if l, ok := kv.(interface{ Local() KeyValue }); ok {
+		return l.Local()
+	}
+	return kv
+}
+
+// Local returns the wrapped store.
+func (l *logged) Local() KeyValue { return l.KeyValue }

@@ -91,6 +91,9 @@ func (s *SessionStore) Find(key []byte, earliestEnd, latestStart int64, fn func(
 func (s *SessionStore) All(fn func(key []byte, start, end int64, value []byte) bool) error {
 	var derr error
 	err := s.KV.Range(nil, nil, func(k, v []byte) bool {
+		if IsMetaKey(k) {
+			return true
+		}
 		key, start, end, err := SplitSessionKey(k)
 		if err != nil {
 			derr = err
@@ -104,10 +107,12 @@ func (s *SessionStore) All(fn func(key []byte, start, end int64, value []byte) b
 	return derr
 }
 
-// Expire deletes every session that ends before before: what retention
-// removes. It scans the whole store, so callers run it once per retention
-// step, not per record.
-func (s *SessionStore) Expire(before int64) error {
+// Expire deletes every session that ends before before, in the local
+// store only (see Local: no tombstone goes to the changelog), and
+// returns how many it deleted: what retention removes. It scans the
+// whole store, so callers run it once per retention step, not per
+// record.
+func (s *SessionStore) Expire(before int64) (int, error) {
 	var old [][]byte
 	err := s.KV.Range(nil, nil, func(k, _ []byte) bool {
 		if _, _, end, err := SplitSessionKey(k); err == nil && end < before {
@@ -116,12 +121,13 @@ func (s *SessionStore) Expire(before int64) error {
 		return true
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
-	for _, k := range old {
-		if err := s.KV.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
+	return len(old), deleteLocal(s.KV, old)
 }
+
+// Meta returns the value stored under the meta key (see MetaKey).
+func (s *SessionStore) Meta() ([]byte, bool, error) { return s.KV.Get(MetaKey()) }
+
+// PutMeta stores v under the meta key (through KV: it is logged).
+func (s *SessionStore) PutMeta(v []byte) error { return s.KV.Put(MetaKey(), v) }

@@ -58,8 +58,8 @@ func TestSessionStore(t *testing.T) {
 	if _, ok, _ := s.Get([]byte("a"), 30, 40); ok {
 		t.Error("Delete left the session")
 	}
-	if err := s.Expire(11); err != nil {
-		t.Fatal(err)
+	if n, err := s.Expire(11); err != nil || n != 3 {
+		t.Fatalf("Expire(11) = %d, %v; want 3 sessions", n, err)
 	}
 	var all []string
 	if err := s.All(func(k []byte, start, end int64, _ []byte) bool {

@@ -29,6 +29,28 @@ type WindowStore struct {
 // windowSuffix is the start time and sequence number after the key.
 const windowSuffix = 8 + 4
 
+// metaKey is the one key of a window or session store that is no window:
+// where the processor owning the store keeps its progress (its stream
+// time, what it has emitted), so that it survives a restore with the
+// windows. Its first 4 bytes would be the length of a 4 GiB key, so it
+// is no window's or session's key and sorts after all of them; its first
+// 9 bytes are no stream-stream join pending key either (side 0xff). The
+// layouts' scans (All, Expire, MaxSeq) skip it; Fetch and Find never
+// reach it.
+const metaKey = "\xff\xff\xff\xff\xff\xff\xff\xff\xffrunnel-meta"
+
+// MetaKey returns the reserved meta key (a new slice each call).
+func MetaKey() []byte { return []byte(metaKey) }
+
+// IsMetaKey reports whether a stored key is the reserved meta key.
+func IsMetaKey(k []byte) bool { return string(k) == metaKey }
+
+// Meta returns the value stored under the meta key.
+func (w *WindowStore) Meta() ([]byte, bool, error) { return w.KV.Get(MetaKey()) }
+
+// PutMeta stores v under the meta key (through KV: it is logged).
+func (w *WindowStore) PutMeta(v []byte) error { return w.KV.Put(MetaKey(), v) }
+
 // WindowKey encodes a stored key.
 func WindowKey(key []byte, start int64, seq uint32) []byte {
 	b := make([]byte, 0, 4+len(key)+windowSuffix)
@@ -115,6 +137,9 @@ func (w *WindowStore) Fetch(key []byte, from, to int64, fn func(start int64, val
 func (w *WindowStore) All(from, to int64, fn func(key []byte, start int64, value []byte) bool) error {
 	var derr error
 	err := w.KV.Range(nil, nil, func(k, v []byte) bool {
+		if IsMetaKey(k) {
+			return true
+		}
 		key, start, _, err := SplitWindowKey(k)
 		if err != nil {
 			derr = err
@@ -131,10 +156,12 @@ func (w *WindowStore) All(from, to int64, fn func(key []byte, start int64, value
 	return derr
 }
 
-// Expire deletes every window that starts before before: what retention
-// removes. It scans the whole store, so callers run it once per retention
-// step, not per record.
-func (w *WindowStore) Expire(before int64) error {
+// Expire deletes every window that starts before before, in the local
+// store only (see Local: no tombstone goes to the changelog), and
+// returns how many it deleted: what retention removes. It scans the
+// whole store, so callers run it once per retention step, not per
+// record.
+func (w *WindowStore) Expire(before int64) (int, error) {
 	var old [][]byte
 	err := w.KV.Range(nil, nil, func(k, _ []byte) bool {
 		if _, start, _, err := SplitWindowKey(k); err == nil && start < before {
@@ -143,10 +170,16 @@ func (w *WindowStore) Expire(before int64) error {
 		return true
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
-	for _, k := range old {
-		if err := w.KV.Delete(k); err != nil {
+	return len(old), deleteLocal(w.KV, old)
+}
+
+// deleteLocal deletes keys from kv's local store.
+func deleteLocal(kv KeyValue, keys [][]byte) error {
+	local := Local(kv)
+	for _, k := range keys {
+		if err := local.Delete(k); err != nil {
 			return err
 		}
 	}
@@ -159,6 +192,9 @@ func (w *WindowStore) MaxSeq() (uint32, error) {
 	var most uint32
 	var derr error
 	err := w.KV.Range(nil, nil, func(k, _ []byte) bool {
+		if IsMetaKey(k) {
+			return true
+		}
 		_, _, seq, err := SplitWindowKey(k)
 		if err != nil {
 			derr = err

@@ -52,8 +52,8 @@ func TestWindowStore(t *testing.T) {
 	if fmt.Sprint(all) != "[a@10 ab@0]" {
 		t.Errorf("All = %v", all)
 	}
-	if err := w.Expire(10); err != nil {
-		t.Fatal(err)
+	if n, err := w.Expire(10); err != nil || n != 2 {
+		t.Fatalf("Expire(10) = %d, %v; want 2 windows", n, err)
 	}
 	if got := fetch("a", math.MinInt64, math.MaxInt64); got != "[10:a10' 20:a20]" {
 		t.Errorf("after Expire(10): %s", got)
@@ -76,6 +76,75 @@ func TestWindowStore(t *testing.T) {
 	dup.Fetch([]byte("k"), 0, 10, func(_ int64, v []byte) bool { got = append(got, string(v)); return true })
 	if fmt.Sprint(got) != "[z]" {
 		t.Errorf("after Delete: %v", got)
+	}
+}
+
+// TestExpireIsLocal: expiry deletes from the store a Logged wrapper
+// wraps and writes no changelog record, while Put, Delete and the meta
+// key are logged; the scans skip the meta key.
+func TestExpireIsLocal(t *testing.T) {
+	var log []string
+	logged := func() KeyValue {
+		return Logged(NewMemory(), func(k, v []byte) error {
+			log = append(log, fmt.Sprintf("%q=%q", k, v))
+			return nil
+		})
+	}
+	w := &WindowStore{KV: logged(), Duplicates: true}
+	s := &SessionStore{KV: logged()}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(w.Put([]byte("a"), 5, []byte("x")))
+	must(w.Put([]byte("a"), 50, []byte("y")))
+	must(w.PutMeta([]byte("m")))
+	must(s.Put([]byte("a"), 1, 5, []byte("s")))
+	must(s.Put([]byte("a"), 40, 60, []byte("t")))
+	must(s.PutMeta([]byte("n")))
+	if len(log) != 6 {
+		t.Fatalf("changelog %v: want the 6 puts", log)
+	}
+	if n, err := w.Expire(10); err != nil || n != 1 {
+		t.Fatalf("window Expire = %d, %v", n, err)
+	}
+	if n, err := s.Expire(10); err != nil || n != 1 {
+		t.Fatalf("session Expire = %d, %v", n, err)
+	}
+	if len(log) != 6 {
+		t.Errorf("expiry wrote to the changelog: %v", log[6:])
+	}
+	var got []string
+	must(w.All(math.MinInt64, math.MaxInt64, func(k []byte, start int64, v []byte) bool {
+		got = append(got, fmt.Sprintf("%s@%d=%s", k, start, v))
+		return true
+	}))
+	must(s.All(func(k []byte, start, end int64, v []byte) bool {
+		got = append(got, fmt.Sprintf("%s[%d,%d]=%s", k, start, end, v))
+		return true
+	}))
+	if fmt.Sprint(got) != "[a@50=y a[40,60]=t]" {
+		t.Errorf("after expiry: %v", got)
+	}
+	if seq, err := w.MaxSeq(); err != nil || seq != 2 {
+		t.Errorf("MaxSeq = %d, %v", seq, err)
+	}
+	for _, m := range []func() ([]byte, bool, error){w.Meta, s.Meta} {
+		if v, ok, err := m(); err != nil || !ok || (string(v) != "m" && string(v) != "n") {
+			t.Errorf("Meta = %q %v %v", v, ok, err)
+		}
+	}
+	if _, _, _, err := SplitWindowKey(MetaKey()); err == nil {
+		t.Error("the meta key decodes as a window key")
+	}
+	if _, _, _, err := SplitSessionKey(MetaKey()); err == nil {
+		t.Error("the meta key decodes as a session key")
+	}
+	mem := NewMemory()
+	if Local(mem) != KeyValue(mem) || Local(Logged(mem, nil)) != KeyValue(mem) {
+		t.Error("Local does not unwrap Logged, or wraps a plain store")
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -24,6 +25,15 @@ type topicPlan struct {
 	changelog map[string]int32 // changelog topic → partitions
 	retention map[string]int64 // changelog topic → retention.ms (compact,delete)
 }
+
+// changelogExtraRetention is how much longer than its store a window or
+// session store's changelog keeps records (Kafka Streams'
+// windowstore.changelog.additional.retention.ms, 1 day by default).
+// Stores expire windows locally, writing no tombstones, so it is this
+// retention that removes them from the changelog: a store restored after
+// a task moved still holds the windows that closed recently, and records
+// processed again after the move do not make them anew.
+const changelogExtraRetention = 24 * time.Hour
 
 // planTopics decides the partition counts of internal topics from the
 // partition counts of the external source topics (external), and checks
@@ -81,7 +91,7 @@ func planTopics(topo *Topology, external map[string]int32) (*topicPlan, error) {
 			if def.Logged {
 				p.changelog[def.ChangelogTopic()] = p.maxSource(sub)
 				if def.Retention > 0 {
-					p.retention[def.ChangelogTopic()] = def.Retention.Milliseconds()
+					p.retention[def.ChangelogTopic()] = (def.Retention + changelogExtraRetention).Milliseconds()
 				}
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/runnel-io/runnel/stream/serde"
 )
@@ -19,6 +20,9 @@ func formatPlan(p *topicPlan) string {
 	}
 	for _, t := range slices.Sorted(maps.Keys(p.changelog)) {
 		fmt.Fprintf(&b, "changelog %s %d\n", t, p.changelog[t])
+		if ms, ok := p.retention[t]; ok {
+			fmt.Fprintf(&b, "retention %s %d\n", t, ms)
+		}
 	}
 	return b.String()
 }
@@ -37,6 +41,16 @@ func TestPlanTopics(t *testing.T) {
 		},
 		external: map[string]int32{"lines": 3},
 		want:     "tasks [3 3]\nrepartition counts-repartition 3\nchangelog counts-changelog 3\n",
+	}, {
+		name: "window and session changelogs keep records a day longer than their stores",
+		build: func(b *Builder) {
+			g := GroupByKey(From(b, "clicks", serde.String, serde.String))
+			g.WindowedBy(Tumbling(time.Minute).Grace(10*time.Second)).Count(Named("minutes"))
+			g.SessionWindowedBy(Sessions(time.Minute)).Count(Named("sessions"))
+		},
+		external: map[string]int32{"clicks": 2},
+		want: "tasks [2]\nchangelog minutes-changelog 2\nretention minutes-changelog 86470000\n" +
+			"changelog sessions-changelog 2\nretention sessions-changelog 86520000\n",
 	}, {
 		name: "Partitions sets it",
 		build: func(b *Builder) {

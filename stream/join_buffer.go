@@ -245,10 +245,10 @@ func (j *streamJoiner[K, V1, V2, VR]) expire() error {
 	if cutoff < j.nextExpire {
 		return nil
 	}
-	if err := j.left.Expire(cutoff); err != nil {
+	if _, err := j.left.Expire(cutoff); err != nil {
 		return err
 	}
-	if err := j.right.Expire(cutoff); err != nil {
+	if _, err := j.right.Expire(cutoff); err != nil {
 		return err
 	}
 	j.nextExpire = cutoff + max(retention/2, expireStepMs)

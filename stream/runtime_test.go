@@ -569,7 +569,7 @@ func TestInternalTopicsCreated(t *testing.T) {
 	if got := topicConfig(t, adm, "wc-wide-changelog", "cleanup.policy"); got != "compact,delete" {
 		t.Errorf("wc-wide-changelog cleanup.policy %q", got)
 	}
-	if got := topicConfig(t, adm, "wc-wide-changelog", "retention.ms"); got != "3600000" {
+	if got := topicConfig(t, adm, "wc-wide-changelog", "retention.ms"); got != "90000000" { // the store's hour + a day
 		t.Errorf("wc-wide-changelog retention.ms %q", got)
 	}
 }

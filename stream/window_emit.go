@@ -49,7 +49,7 @@ func (w *windowClock) opened(last int64, key []byte, start, end int64) {
 // stream time, so the whole-store scan is not paid per record). Emitting
 // first means no window is expired before it was emitted: retention
 // keeps every window at least until it closes.
-func (w *windowClock) advance(emit func(openWindow) error, expire func(before int64) error) error {
+func (w *windowClock) advance(emit func(openWindow) error, expire func(before int64) (int, error)) error {
 	closeTime := w.observed - w.graceMs
 	for len(w.open) > 0 && w.open[0].last < closeTime {
 		if err := emit(heap.Pop(&w.open).(openWindow)); err != nil {
@@ -60,7 +60,8 @@ func (w *windowClock) advance(emit func(openWindow) error, expire func(before in
 		return nil
 	}
 	w.nextExpiry = w.observed + max(w.retentionMs/2, 1)
-	return expire(w.observed - w.retentionMs)
+	_, err := expire(w.observed - w.retentionMs)
+	return err
 }
 
 // openWindow is a window that emit-final has not forwarded yet.
