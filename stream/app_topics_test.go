@@ -45,7 +45,7 @@ func TestPlanTopics(t *testing.T) {
 		name: "window and session changelogs keep records a day longer than their stores",
 		build: func(b *Builder) {
 			g := GroupByKey(From(b, "clicks", serde.String, serde.String))
-			g.WindowedBy(Tumbling(time.Minute).Grace(10*time.Second)).Count(Named("minutes"))
+			g.WindowedBy(Tumbling(time.Minute).Grace(10 * time.Second)).Count(Named("minutes"))
 			g.SessionWindowedBy(Sessions(time.Minute)).Count(Named("sessions"))
 		},
 		external: map[string]int32{"clicks": 2},

@@ -12,7 +12,7 @@ import (
 // the one instance (tagged by joinSide), which owns the two buffers, the
 // store of records still waiting for a partner (left and outer joins), and
 // the join's stream time: the largest timestamp it has seen on either
-// side, reset when the task restarts, as in Kafka Streams.
+// side.
 //
 // A record at time t of side S is buffered under t in S's buffer; it
 // finds its partners in the other buffer between t-before and t+after
@@ -24,13 +24,24 @@ import (
 // a closed record with a partner whose own window is open, after having
 // emitted its unjoined result; here a record gives joined results or one
 // unjoined result, never both.) Buffers keep records for
-// before+after+grace, longer than any window stays open.
+// before+after+grace, longer than any window stays open, and expire them
+// locally (their changelogs keep them a day longer).
+//
+// After a task moves, the join resumes from its restored stores: its
+// stream time is the larger of the one saved under the first buffer's
+// meta key (at each emission or expiry pass that changed anything) and
+// the latest buffered record's, so records processed again (those since
+// the last commit) are late for the windows that had closed: they were
+// joined, or their unjoined result emitted, before the move. The pending
+// store needs no saved close time: an emitted record is deleted from it
+// (a logged delete).
 type streamJoiner[K, V1, V2, VR any] struct {
 	spec        streamJoinSpec[K, V1, V2, VR]
 	left, right *state.WindowStore
 	pending     state.KeyValue // nil for an inner join
 
 	streamTime int64
+	emitted    int64 // stream time of the last emission of unjoined results
 	nextClose  int64 // smallest close time in pending; MaxInt64 if none
 	nextExpire int64 // the buffers are expired when their cutoff reaches it
 	seq        uint32
@@ -42,7 +53,7 @@ type streamJoiner[K, V1, V2, VR any] struct {
 const expireStepMs = 1000
 
 func (j *streamJoiner[K, V1, V2, VR]) Init(c *engine.ProcCtx) error {
-	j.streamTime, j.nextExpire, j.nextClose = engine.NoStreamTime, math.MinInt64, math.MaxInt64
+	j.streamTime, j.emitted, j.nextExpire, j.nextClose = engine.NoStreamTime, engine.NoStreamTime, math.MinInt64, math.MaxInt64
 	left, err := c.Store(j.spec.left)
 	if err != nil {
 		return err
@@ -58,6 +69,9 @@ func (j *streamJoiner[K, V1, V2, VR]) Init(c *engine.ProcCtx) error {
 	if err := j.scanBuffer(j.spec.right, right); err != nil {
 		return err
 	}
+	if err := j.resume(); err != nil {
+		return err
+	}
 	if j.spec.pending == "" {
 		return nil
 	}
@@ -67,17 +81,44 @@ func (j *streamJoiner[K, V1, V2, VR]) Init(c *engine.ProcCtx) error {
 	return j.scanPending()
 }
 
+// resume takes the progress saved in the first buffer (after scanBuffer
+// found the latest buffered record's time), and expires, locally, the
+// buffered records the previous instance had expired.
+func (j *streamJoiner[K, V1, V2, VR]) resume() error {
+	p, ok, err := loadProgress(j.left)
+	if err != nil {
+		return fmt.Errorf("stream: join store %s: %w", j.spec.left, err)
+	}
+	if ok {
+		j.streamTime, j.emitted = max(j.streamTime, p.observed), max(j.emitted, p.emitted)
+	}
+	if j.streamTime == engine.NoStreamTime {
+		return nil
+	}
+	_, err = j.expire()
+	return err
+}
+
+// saveProgress writes the stream time under the first buffer's meta key.
+func (j *streamJoiner[K, V1, V2, VR]) saveProgress() error {
+	return j.left.PutMeta(progress{observed: j.streamTime, emitted: j.emitted}.encode())
+}
+
 // scanBuffer reads a restored buffer once for its largest sequence
-// number. The join numbers the records it buffers itself, rather than
+// number and its latest record time (the join's stream time when it was
+// written). The join numbers the records it buffers itself, rather than
 // through WindowStore.Put, whose numbering restarts with each instance:
 // a record of the same key and time buffered after a restore would
 // replace one buffered before it.
 func (j *streamJoiner[K, V1, V2, VR]) scanBuffer(name string, kv state.KeyValue) error {
 	var derr error
 	err := kv.Range(nil, nil, func(k, _ []byte) bool {
-		_, _, seq, err := state.SplitWindowKey(k)
+		if state.IsMetaKey(k) {
+			return true
+		}
+		_, ts, seq, err := state.SplitWindowKey(k)
 		derr = err
-		j.seq = max(j.seq, seq)
+		j.seq, j.streamTime = max(j.seq, seq), max(j.streamTime, ts)
 		return err == nil
 	})
 	if err == nil {
@@ -126,10 +167,7 @@ func (j *streamJoiner[K, V1, V2, VR]) Process(c *engine.ProcCtx, r engine.Rec) e
 		c.Drop("late", r)
 		return nil
 	}
-	if err := j.emitClosed(c); err != nil {
-		return err
-	}
-	if err := j.expire(); err != nil {
+	if err := j.emitAndExpire(c); err != nil {
 		return err
 	}
 	kb, err := j.spec.ks.Encode(engine.As[K](r.Key))
@@ -155,6 +193,20 @@ func (j *streamJoiner[K, V1, V2, VR]) Process(c *engine.ProcCtx, r engine.Rec) e
 }
 
 func (j *streamJoiner[K, V1, V2, VR]) Close() error { return nil }
+
+// emitAndExpire emits the unjoined results of closed windows, expires the
+// buffers, and saves the progress if either changed anything.
+func (j *streamJoiner[K, V1, V2, VR]) emitAndExpire(c *engine.ProcCtx) error {
+	emitted, err := j.emitClosed(c)
+	if err != nil {
+		return err
+	}
+	expired, err := j.expire()
+	if err != nil || !(emitted || expired) {
+		return err
+	}
+	return j.saveProgress()
+}
 
 func (j *streamJoiner[K, V1, V2, VR]) buffer(right bool) *state.WindowStore {
 	if right {
@@ -237,20 +289,24 @@ func (j *streamJoiner[K, V1, V2, VR]) pair(side joinSide, partner []byte) (VR, e
 	return j.spec.f(&v1, &v2), err
 }
 
-// expire drops buffered records no partner can join any more, at most
-// once per expireStepMs (or half the retention, if longer) of stream time.
-func (j *streamJoiner[K, V1, V2, VR]) expire() error {
+// expire drops buffered records no partner can join any more, from the
+// local stores only, at most once per expireStepMs (or half the
+// retention, if longer) of stream time; it reports whether it dropped
+// any.
+func (j *streamJoiner[K, V1, V2, VR]) expire() (bool, error) {
 	retention := j.spec.before + j.spec.after + j.spec.grace
 	cutoff := j.streamTime - retention
 	if cutoff < j.nextExpire {
-		return nil
+		return false, nil
 	}
-	if _, err := j.left.Expire(cutoff); err != nil {
-		return err
+	n, err := j.left.Expire(cutoff)
+	if err != nil {
+		return false, err
 	}
-	if _, err := j.right.Expire(cutoff); err != nil {
-		return err
+	m, err := j.right.Expire(cutoff)
+	if err != nil {
+		return false, err
 	}
 	j.nextExpire = cutoff + max(retention/2, expireStepMs)
-	return nil
+	return n+m > 0, nil
 }

@@ -92,11 +92,12 @@ func (j *streamJoiner[K, V1, V2, VR]) dropPending(right bool, kb []byte, ts int6
 type pendingRow struct{ key, value []byte }
 
 // emitClosed forwards the unjoined result of every pending record whose
-// window has closed, in close-time order, and removes it. It scans only
-// when stream time has passed the earliest close time.
-func (j *streamJoiner[K, V1, V2, VR]) emitClosed(c *engine.ProcCtx) error {
+// window has closed, in close-time order, and removes it; it reports
+// whether it forwarded any. It scans only when stream time has passed
+// the earliest close time.
+func (j *streamJoiner[K, V1, V2, VR]) emitClosed(c *engine.ProcCtx) (bool, error) {
 	if j.pending == nil || j.streamTime <= j.nextClose {
-		return nil
+		return false, nil
 	}
 	var rows []pendingRow
 	next := int64(math.MaxInt64)
@@ -118,15 +119,16 @@ func (j *streamJoiner[K, V1, V2, VR]) emitClosed(c *engine.ProcCtx) error {
 		err = derr
 	}
 	if err != nil {
-		return fmt.Errorf("stream: join store %s: %w", j.spec.pending, err)
+		return false, fmt.Errorf("stream: join store %s: %w", j.spec.pending, err)
 	}
 	j.nextClose = next
 	for _, row := range rows {
 		if err := j.emitUnjoined(c, row); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	j.emitted = j.streamTime
+	return len(rows) > 0, nil
 }
 
 func (j *streamJoiner[K, V1, V2, VR]) emitUnjoined(c *engine.ProcCtx, row pendingRow) error {

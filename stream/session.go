@@ -150,6 +150,18 @@ func (a *sessionAgg[K, V, VA]) Init(c *engine.ProcCtx) error {
 		return err
 	}
 	a.ss = &state.SessionStore{KV: kv}
+	// The largest session end is the largest record time in the store.
+	latest := int64(engine.NoStreamTime)
+	err = a.ss.All(func(_ []byte, _, end int64, _ []byte) bool {
+		latest = max(latest, end)
+		return true
+	})
+	if err == nil {
+		err = a.resume(a.ss, latest, a.ss.Expire)
+	}
+	if err != nil {
+		return fmt.Errorf("stream: %s: resume from store %s: %w", c.Node.Name, a.store, err)
+	}
 	if !a.final {
 		return nil
 	}

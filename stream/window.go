@@ -177,9 +177,13 @@ func (g Grouped[K, V]) WindowedBy(w TimeWindows) WindowedGrouped[K, V] {
 // suppress(untilWindowCloses). The windowed table's store still holds the
 // running aggregates.
 //
-// Stream time is not kept across restarts: after a task moves, windows
-// that had closed but were still in the store are forwarded again when
-// the first records arrive (at-least-once).
+// A task that moves resumes from its restored store, which keeps the
+// aggregation's stream time and the close time of its last emission: the
+// records processed again after the move (those since the last commit)
+// are late for the windows that had closed, and those windows are not
+// forwarded again. A window whose emission was not saved to the
+// changelog before the move is forwarded again, with at least its
+// earlier count (at-least-once).
 func (w WindowedGrouped[K, V]) EmitFinal() WindowedGrouped[K, V] {
 	w.final = true
 	return w

@@ -30,14 +30,39 @@ func (a *windowAgg[K, V, VA]) Init(c *engine.ProcCtx) error {
 		return err
 	}
 	a.ws, a.tv = &state.WindowStore{KV: kv}, timedValue[VA]{a.vs}
+	latest, err := a.latest()
+	if err == nil {
+		err = a.resume(a.ws, latest, a.ws.Expire)
+	}
+	if err != nil {
+		return fmt.Errorf("stream: %s: resume from store %s: %w", c.Node.Name, a.store, err)
+	}
 	if !a.final {
 		return nil
 	}
-	// A restored store's windows have not been emitted by this instance.
+	// A restored store's windows not emitted yet: opened skips the others.
 	return a.ws.All(math.MinInt64, math.MaxInt64, func(key []byte, start int64, _ []byte) bool {
 		a.opened(a.spec.last(start), key, start, a.spec.end(start))
 		return true
 	})
+}
+
+// latest returns the largest record timestamp in the store's windows
+// (engine.NoStreamTime if it has none): the stream time when they were
+// last written.
+func (a *windowAgg[K, V, VA]) latest() (int64, error) {
+	most := int64(engine.NoStreamTime)
+	var derr error
+	err := a.ws.All(math.MinInt64, math.MaxInt64, func(_ []byte, _ int64, b []byte) bool {
+		var ts int64
+		ts, derr = timedTS(b)
+		most = max(most, ts)
+		return derr == nil
+	})
+	if err == nil {
+		err = derr
+	}
+	return most, err
 }
 
 func (a *windowAgg[K, V, VA]) Close() error { return nil }

@@ -18,17 +18,61 @@ import (
 // A window is closed once the close time (stream time - grace) is past
 // its last millisecond; it then takes no more records, and emit-final
 // forwards it. Owned by one processor instance (one task goroutine).
+//
+// The clock survives a task's move through its store: each emission or
+// expiry pass that changed anything saves its progress under the store's
+// meta key (logged like the windows, not per record), and resume reads
+// it back after a restore, so that records processed again after a move
+// (those since the last commit) are late for the windows that had
+// closed, and emit-final does not forward those windows again.
 type windowClock struct {
 	graceMs     int64
 	retentionMs int64
 	observed    int64
-	nextExpiry  int64
-	final       bool
-	open        openWindows // emit-final: windows not yet emitted
+	// emitted is the close time of the last emission pass: every window
+	// whose last millisecond is before it has been forwarded (emit-final).
+	emitted    int64
+	nextExpiry int64
+	final      bool
+	open       openWindows // emit-final: windows not yet emitted
+	meta       metaStore   // where progress is saved; nil before resume
+}
+
+// metaStore is a store with a meta key: state.WindowStore and
+// state.SessionStore.
+type metaStore interface {
+	Meta() ([]byte, bool, error)
+	PutMeta([]byte) error
 }
 
 func newWindowClock(graceMs, retentionMs int64, final bool) windowClock {
-	return windowClock{graceMs: graceMs, retentionMs: retentionMs, observed: engine.NoStreamTime, nextExpiry: engine.NoStreamTime, final: final}
+	return windowClock{graceMs: graceMs, retentionMs: retentionMs, observed: engine.NoStreamTime,
+		emitted: engine.NoStreamTime, nextExpiry: engine.NoStreamTime, final: final}
+}
+
+// resume sets the clock from a store restored from its changelog, before
+// any record: from the progress saved in it and from latest, the largest
+// record time its windows hold (the store can be ahead of the last save:
+// the records processed since are in it). It then expires, locally, the
+// windows the previous instance had expired (its changelog keeps them
+// longer). Call it before rebuilding the open windows (opened), which
+// skips those already emitted.
+func (w *windowClock) resume(meta metaStore, latest int64, expire func(before int64) (int, error)) error {
+	w.meta = meta
+	p, ok, err := loadProgress(meta)
+	if err != nil {
+		return err
+	}
+	if ok {
+		w.observed, w.emitted = max(w.observed, p.observed), max(w.emitted, p.emitted)
+	}
+	w.observed = max(w.observed, latest)
+	if w.observed == engine.NoStreamTime {
+		return nil
+	}
+	w.nextExpiry = w.observed + max(w.retentionMs/2, 1)
+	_, err = expire(w.observed - w.retentionMs)
+	return err
 }
 
 // observe advances the stream time to ts and returns the close time.
@@ -37,31 +81,72 @@ func (w *windowClock) observe(ts int64) int64 {
 	return w.observed - w.graceMs
 }
 
-// opened notes a new window for emit-final.
+// opened notes a window for emit-final, unless it was emitted already.
 func (w *windowClock) opened(last int64, key []byte, start, end int64) {
-	if w.final {
+	if w.final && last >= w.emitted {
 		heap.Push(&w.open, openWindow{last: last, key: bytes.Clone(key), start: start, end: end})
 	}
 }
 
 // advance emits the windows that have closed (oldest first, by emit),
 // then expires the store (by expire, at most every half retention of
-// stream time, so the whole-store scan is not paid per record). Emitting
-// first means no window is expired before it was emitted: retention
-// keeps every window at least until it closes.
+// stream time, so the whole-store scan is not paid per record), and
+// saves the progress if either did anything. Emitting first means no
+// window is expired before it was emitted: retention keeps every window
+// at least until it closes.
 func (w *windowClock) advance(emit func(openWindow) error, expire func(before int64) (int, error)) error {
 	closeTime := w.observed - w.graceMs
+	changed := false
 	for len(w.open) > 0 && w.open[0].last < closeTime {
 		if err := emit(heap.Pop(&w.open).(openWindow)); err != nil {
 			return err
 		}
+		changed = true
 	}
-	if w.observed < w.nextExpiry {
+	w.emitted = max(w.emitted, closeTime)
+	if w.observed >= w.nextExpiry {
+		w.nextExpiry = w.observed + max(w.retentionMs/2, 1)
+		n, err := expire(w.observed - w.retentionMs)
+		if err != nil {
+			return err
+		}
+		changed = changed || n > 0
+	}
+	if !changed || w.meta == nil {
 		return nil
 	}
-	w.nextExpiry = w.observed + max(w.retentionMs/2, 1)
-	_, err := expire(w.observed - w.retentionMs)
-	return err
+	return w.meta.PutMeta(progress{observed: w.observed, emitted: w.emitted}.encode())
+}
+
+// progress is what a windowed processor (aggregation or stream-stream
+// join) keeps under its store's meta key: its stream time and, for
+// emit-final, the close time of its last emission pass. Encoded as a
+// version byte then both times as 8 bytes big-endian.
+type progress struct {
+	observed, emitted int64
+}
+
+const progressVersion = 1
+
+func (p progress) encode() []byte {
+	b := append(make([]byte, 0, 17), progressVersion)
+	b = binary.BigEndian.AppendUint64(b, uint64(p.observed))
+	return binary.BigEndian.AppendUint64(b, uint64(p.emitted))
+}
+
+// loadProgress reads the progress saved in a store; ok is false if none
+// was.
+func loadProgress(m metaStore) (p progress, ok bool, err error) {
+	b, ok, err := m.Meta()
+	if err != nil || !ok {
+		return p, false, err
+	}
+	if len(b) != 17 || b[0] != progressVersion {
+		return p, false, fmt.Errorf("stream: bad progress record %x in a window store", b)
+	}
+	p.observed = int64(binary.BigEndian.Uint64(b[1:]))
+	p.emitted = int64(binary.BigEndian.Uint64(b[9:]))
+	return p, true, nil
 }
 
 // openWindow is a window that emit-final has not forwarded yet.
@@ -121,6 +206,14 @@ func (t timedValue[VA]) encode(ts int64, agg VA) ([]byte, error) {
 		return nil, fmt.Errorf("stream: encode window aggregate: %w", err)
 	}
 	return append(binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(b)), uint64(ts)), b...), nil
+}
+
+// timedTS returns the timestamp of a stored timedValue.
+func timedTS(b []byte) (int64, error) {
+	if len(b) < 8 {
+		return 0, fmt.Errorf("stream: window store value of %d bytes has no timestamp", len(b))
+	}
+	return int64(binary.BigEndian.Uint64(b)), nil
 }
 
 func (t timedValue[VA]) decode(b []byte) (int64, VA, error) {
