@@ -229,24 +229,16 @@ func (a *sessionAgg[K, V, VA]) find(kb []byte, ts int64) ([]session[VA], error) 
 // end]. On update it forwards a tombstone for each session merged away,
 // then the new session. (Kafka Streams also sends a tombstone for a
 // session whose bounds do not change; the new value replaces it anyway.)
+//
+// The merged session is stored before the sessions merged into it are
+// deleted: a changelog that ends between the two (an instance that died)
+// restores both, and counts some records twice, rather than neither.
 func (a *sessionAgg[K, V, VA]) add(c *engine.ProcCtx, r engine.Rec, kb []byte, k K, found []session[VA], start, end int64) error {
 	var agg VA
 	have, existed := false, false
 	for _, s := range found {
 		agg, have = a.merge(k, agg, have, s.agg), true
-		if s.start == start && s.end == end {
-			existed = true
-			continue
-		}
-		if err := a.ss.Delete(kb, s.start, s.end); err != nil {
-			return err
-		}
-		if !a.final {
-			gone := engine.Rec{Key: Windowed[K]{Key: k, Window: sessionWindow(s.start, s.end)}, Tombstone: true, TS: s.end, Headers: r.Headers}
-			if err := c.Forward(gone); err != nil {
-				return err
-			}
-		}
+		existed = existed || (s.start == start && s.end == end)
 	}
 	agg = a.step(k, engine.As[V](r.Value), agg, have)
 	b, err := a.vs.Encode(agg)
@@ -258,6 +250,20 @@ func (a *sessionAgg[K, V, VA]) add(c *engine.ProcCtx, r engine.Rec, kb []byte, k
 	}
 	if !existed {
 		a.opened(end+a.gapMs, kb, start, end)
+	}
+	for _, s := range found {
+		if s.start == start && s.end == end {
+			continue
+		}
+		if err := a.ss.Delete(kb, s.start, s.end); err != nil {
+			return err
+		}
+		if !a.final {
+			gone := engine.Rec{Key: Windowed[K]{Key: k, Window: sessionWindow(s.start, s.end)}, Tombstone: true, TS: s.end, Headers: r.Headers}
+			if err := c.Forward(gone); err != nil {
+				return err
+			}
+		}
 	}
 	if a.final {
 		return nil
