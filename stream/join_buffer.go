@@ -15,17 +15,18 @@ import (
 // side.
 //
 // A record at time t of side S is buffered under t in S's buffer; it
-// finds its partners in the other buffer between t-before and t+after
-// (S first) or t-after and t+before (S second). Its window closes when
-// stream time passes t + after (first) or t + before (second), plus
-// grace. After that it is done: a record that arrives that late is
-// dropped, a buffered one joins no new partner, and a left or outer
-// join's unjoined result for it is final. (Kafka Streams would still join
-// a closed record with a partner whose own window is open, after having
-// emitted its unjoined result; here a record gives joined results or one
-// unjoined result, never both.) Buffers keep records for
-// before+after+grace, longer than any window stays open, and expire them
-// locally (their changelogs keep them a day longer).
+// joins the records of the other buffer between t-before and t+after (S
+// first) or t-after and t+before (S second), as in Kafka Streams. Its
+// window closes when stream time passes t + after (first) or t + before
+// (second), plus grace; a record that arrives that late is dropped. A
+// left or outer join's unjoined result for a record is emitted when its
+// window closes if it has joined nothing by then, and the record then
+// leaves its buffer: it joins no later partner, so a record gives joined
+// results or one unjoined result, never both. (Kafka Streams would join
+// it with a later partner whose own window is open, after having emitted
+// its unjoined result.) Buffers keep records for before+after+grace,
+// longer than any partner of theirs can arrive, and expire them locally
+// (their changelogs keep them a day longer).
 //
 // After a task moves, the join resumes from its restored stores: its
 // stream time is the larger of the one saved under the first buffer's
@@ -187,7 +188,7 @@ func (j *streamJoiner[K, V1, V2, VR]) Process(c *engine.ProcCtx, r engine.Rec) e
 		return err
 	}
 	if !joined && j.spec.kind.unjoined(side.right) {
-		return j.addPending(side.right, kb, r.TS, vb)
+		return j.addPending(side.right, kb, r.TS, j.seq, vb)
 	}
 	return nil
 }
@@ -247,11 +248,15 @@ type joinMatch struct {
 }
 
 // joinBuffered forwards r joined with each partner in the other side's
-// buffer whose window is still open, and takes the partners out of the
-// pending store. It reports whether r found any.
+// buffer, and takes the partners out of the pending store. It reports
+// whether r found any.
+//
+// A partner whose window has closed still joins (it is in the buffer
+// only if it gave no unjoined result). That also keeps records processed
+// again after a task moved to the results they gave before: the restored
+// stream time can be past what they saw then, and their partners closed.
 func (j *streamJoiner[K, V1, V2, VR]) joinBuffered(c *engine.ProcCtx, r engine.Rec, side joinSide, kb []byte) (bool, error) {
 	from, to := r.TS-j.ahead(!side.right), r.TS+j.ahead(side.right)
-	from = max(from, j.streamTime-j.ahead(!side.right)-j.spec.grace)
 	var ms []joinMatch
 	err := j.buffer(!side.right).Fetch(kb, from, to, func(ts int64, v []byte) bool {
 		ms = append(ms, joinMatch{ts, append([]byte{}, v...)})

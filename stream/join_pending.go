@@ -17,10 +17,14 @@ import (
 //	close time (8 bytes big-endian, sign bit flipped) | side (0 first, 1
 //	second) | state.WindowKey(key, record time, sequence)
 //
-// and the value is the record's encoded value. A record leaves the store
-// when a partner arrives (every record of that side, key and time goes:
-// they all join the same partners) or when its window closes and its
-// unjoined result is emitted.
+// and the value is the record's encoded value; the sequence number is the
+// record's in its buffer. A record leaves the store when a partner
+// arrives (every record of that side, key and time goes: they all join
+// the same partners) or when its window closes and its unjoined result
+// is emitted (it then leaves its buffer too, first: a changelog that
+// ends between the two deletes, an instance that died, restores a record
+// that will give its unjoined result again, never one that may still
+// join).
 
 type pendingKey struct {
 	closeAt int64
@@ -61,10 +65,10 @@ func splitPendingKey(b []byte) (pendingKey, error) {
 	}, nil
 }
 
-// addPending keeps a record that found no partner until its window closes.
-func (j *streamJoiner[K, V1, V2, VR]) addPending(right bool, kb []byte, ts int64, vb []byte) error {
-	j.seq++
-	p := pendingKey{closeAt: j.closeAt(right, ts), right: right, key: kb, ts: ts, seq: j.seq}
+// addPending keeps a record that found no partner until its window
+// closes; seq is its sequence number in its buffer.
+func (j *streamJoiner[K, V1, V2, VR]) addPending(right bool, kb []byte, ts int64, seq uint32, vb []byte) error {
+	p := pendingKey{closeAt: j.closeAt(right, ts), right: right, key: kb, ts: ts, seq: seq}
 	if err := j.pending.Put(p.encode(), vb); err != nil {
 		return err
 	}
@@ -155,6 +159,9 @@ func (j *streamJoiner[K, V1, V2, VR]) emitUnjoined(c *engine.ProcCtx, row pendin
 		out = j.spec.f(&v1, nil)
 	}
 	if err := c.Forward(engine.Rec{Key: k, Value: out, TS: p.ts}); err != nil {
+		return err
+	}
+	if err := j.buffer(p.right).KV.Delete(state.WindowKey(p.key, p.ts, p.seq)); err != nil {
 		return err
 	}
 	return j.pending.Delete(row.key)

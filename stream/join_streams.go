@@ -42,11 +42,11 @@ func (w JoinWindows) retention() time.Duration { return w.before + w.after + w.g
 // f(a's value, b's value), with the key and the later of the two
 // timestamps. Records are buffered on both sides, so the pair is found
 // whichever arrives first, out-of-order records included as long as the
-// windows of both are still open when the second arrives: a record's
-// window closes when the join's stream time (the largest timestamp it has
-// seen on either side) passes its time + after (a) or + before (b), plus
-// grace. A record arriving after its window closed is dropped and counted
-// ("dropped-records-late"), as are records with a null key or value.
+// second is not late: a record's window closes when the join's stream
+// time (the largest timestamp it has seen on either side) passes its
+// time + after (a) or + before (b), plus grace, and a record arriving
+// after its window closed is dropped and counted ("dropped-records-late"),
+// as are records with a null key or value.
 func JoinStreams[K, V1, V2, VR any](a Stream[K, V1], b Stream[K, V2], w JoinWindows, f func(V1, V2) VR, opts ...Option) Stream[K, VR] {
 	return streamJoin(a, b, w, options(opts), "KSTREAM-JOIN", joinInner, func(l *V1, r *V2) VR { return f(*l, *r) })
 }
