@@ -25,7 +25,7 @@ const (
 	outputPartitions = 3
 	numTasks         = 2 * inputPartitions // two sub-topologies
 	numSegments      = 25                  // 150 s of clicks: the minutes 9:59 (half), 10:00 and 10:01
-	killAt           = 3                   // the segment during which an instance dies
+	killAt           = 13                  // the segment during which an instance dies (10:00:48-10:00:54)
 	joinAt           = 10                  // the segment during which a fourth instance starts
 	// victimCommitInterval is the commit interval of the instance that is
 	// killed: long enough that it dies with processed, uncommitted clicks.
@@ -120,6 +120,14 @@ func TestClickstreamSurvivesSIGKILL(t *testing.T) {
 	var victimTasks map[string]bool
 	var seen []int // survivors' event counts at the kill
 	feed(t, cl, adm, data, func(s int) {
+		if s == killAt-1 {
+			// Before the victim's last commit: the minute 9:59 has closed
+			// (at 10:00:10) in every windowed-count task, so its final
+			// results are out, and by segment killAt (stream time past
+			// 10:00:40) its windows have been expired from the stores.
+			waitClosed(t, brokers, data, dataStart.Truncate(WindowSize))
+			t.Logf("%v: the windows of %v closed and were emitted", time.Since(start).Round(time.Millisecond), dataStart.Truncate(WindowSize).Format("15:04"))
+		}
 		if s == killAt+1 {
 			t.Logf("%v: the survivors processed the segment the victim was processing", time.Since(start).Round(time.Millisecond))
 		}
@@ -128,12 +136,13 @@ func TestClickstreamSurvivesSIGKILL(t *testing.T) {
 		}
 		// The victim committed all it had when the wait for the previous
 		// segment ended, and commits next victimCommitInterval later: it
-		// dies with this segment processed and not committed. No window
-		// has closed yet (the first closes at 10:00:10): a kill between a
-		// window's close (and expiry from the store) and the next commit
-		// is not safe today, since stream time restarts when a task
-		// moves, so the replayed clicks of the expired window would make
-		// it anew, with only themselves in it.
+		// dies with this segment processed and not committed, after the
+		// first minute's windows closed, were emitted and expired, and
+		// before the next minute's close (10:01:10). Its windowed tasks'
+		// stores are restored with the closed windows in them (expiry
+		// writes no tombstones) and with the stream time and last close
+		// time emitted, so the clicks processed again do not make a
+		// closed window anew, nor emit one again.
 		time.Sleep(victimCommitInterval / 4)
 		victimTasks = victim.tasks()
 		for _, sv := range survivors {
@@ -167,6 +176,30 @@ func TestClickstreamSurvivesSIGKILL(t *testing.T) {
 	extra := checkResults(t, readResults(t, brokers), data.want(), false)
 	t.Logf("%v: %d windows; survivors restored %d changelog records of the dead instance's tasks; %d clicks counted twice (reprocessed after the kill)",
 		time.Since(start).Round(time.Millisecond), len(data.want()), restored, extra)
+}
+
+// waitClosed waits until the output topic holds the final result of
+// every page's window starting at minute.
+func waitClosed(t *testing.T, brokers []string, data dataset, minute time.Time) {
+	t.Helper()
+	var want []string
+	for key, m := range data.want() {
+		if m.Start.Equal(minute) {
+			want = append(want, key)
+		}
+	}
+	if len(want) == 0 {
+		t.Fatalf("the data set has no click in the minute %v", minute)
+	}
+	waitFor(t, 30*time.Second, fmt.Sprintf("the final results of the %d windows of %v", len(want), minute.Format("15:04")), func() bool {
+		got := readResults(t, brokers)
+		for _, key := range want {
+			if _, ok := got[key]; !ok {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // TestClickstreamExactAndScaleOut: with no instance killed the counts are
