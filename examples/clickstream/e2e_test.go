@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"maps"
 	"regexp"
 	"slices"
@@ -17,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/runnel-io/runnel/cluster"
+	"github.com/runnel-io/runnel/cluster/clustertest"
 )
 
 // Partitions of the test topics: clicks and users are co-partitioned.
@@ -43,22 +42,9 @@ const (
 // returns its address and an admin client.
 func startTestBroker(t *testing.T) ([]string, *kgo.Client, *kadm.Client) {
 	t.Helper()
-	cfg := cluster.DefaultConfig()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	cfg.OffsetsTopicNumPartitions = 1
-	cfg.GroupInitialRebalanceDelay = 300 * time.Millisecond
-	cfg.GroupMinSessionTimeout = time.Second
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	b, err := cluster.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- b.Serve() }()
-	t.Cleanup(func() {
-		b.Close()
-		<-done
+	b := clustertest.Start(t, func(cfg *cluster.Config) {
+		cfg.GroupInitialRebalanceDelay = 300 * time.Millisecond
+		cfg.GroupMinSessionTimeout = time.Second
 	})
 	brokers := []string{b.Addr().String()}
 	cl, adm := adminClient(t, brokers)
