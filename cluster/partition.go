@@ -91,18 +91,17 @@ type produceResult struct {
 // offset and not written again.
 func (p *partition) produce(batch []byte, now time.Time) produceResult {
 	res := produceResult{baseOffset: -1, logAppendTime: -1}
-	h, err := rlog.ValidateBatch(batch)
+	// The CRC only proves the bytes are the client's: Validate decodes the
+	// records too, as Kafka does, so that no consumer and no compaction of
+	// this log ever meets a batch it cannot read. The log trusts this
+	// validation (AppendValidated): the batch is in this connection's
+	// request frame, which nothing else touches until the response.
+	v, err := rlog.Validate(batch)
 	if err != nil {
 		res.err, res.msg = batchErrorCode(err), err.Error()
 		return res
 	}
-	// The CRC only proves the bytes are the client's: decode the records
-	// too, as Kafka does, so that no consumer and no compaction of this
-	// log ever meets a batch it cannot read.
-	if err := rlog.CheckRecords(batch); err != nil {
-		res.err, res.msg = batchErrorCode(err), err.Error()
-		return res
-	}
+	h := v.Header()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	res.logStart = p.log.StartOffset()
@@ -124,9 +123,9 @@ func (p *partition) produce(batch []byte, now time.Time) produceResult {
 	}
 	if p.mu.settings.logAppendTime {
 		res.logAppendTime = now.UnixMilli()
-		rlog.SetLogAppendTime(batch, res.logAppendTime)
+		v.SetLogAppendTime(res.logAppendTime)
 	}
-	ar, err := p.log.Append(batch, p.leaderEpoch)
+	ar, err := p.log.AppendValidated(&v, p.leaderEpoch)
 	if err != nil {
 		res.err, res.msg = batchErrorCode(err), err.Error()
 		return res

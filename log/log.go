@@ -153,12 +153,39 @@ type AppendResult struct {
 // batches stay compressed. A batch that fails validation leaves the log
 // unchanged.
 func (l *Log) Append(batch []byte, leaderEpoch int32) (AppendResult, error) {
-	return l.appendWith(batch, func(h *BatchHeader, end int64) error {
+	return l.appendWith(batch, assignOffsets(batch, leaderEpoch))
+}
+
+// AppendValidated is Append for a batch that Validate accepted in this
+// process: it does not validate the batch again, so the CRC-32C of a
+// produced batch is computed once. It checks that the header still says
+// what was validated, and the log's max.message.bytes (see Validated for
+// what is trusted). The log keeps no reference to v.
+func (l *Log) AppendValidated(v *Validated, leaderEpoch int32) (AppendResult, error) {
+	if v.batch == nil {
+		return AppendResult{}, fmt.Errorf("%w: not validated", ErrCorruptBatch)
+	}
+	if err := v.unchanged(); err != nil {
+		if invariants {
+			panic(err) // a bug in the caller, which owns the bytes
+		}
+		return AppendResult{}, err
+	}
+	if err := l.checkSize(v.batch); err != nil {
+		return AppendResult{}, err
+	}
+	return l.appendValid(v.batch, v.h, assignOffsets(v.batch, leaderEpoch))
+}
+
+// assignOffsets is Append's placement: the batch gets the log end offset
+// and leaderEpoch.
+func assignOffsets(batch []byte, leaderEpoch int32) func(h *BatchHeader, end int64) error {
+	return func(h *BatchHeader, end int64) error {
 		h.BaseOffset, h.LeaderEpoch = end, leaderEpoch
 		setBaseOffset(batch, end)
 		setLeaderEpoch(batch, leaderEpoch)
 		return nil
-	})
+	}
 }
 
 // AppendAssigned appends a batch whose offsets were assigned elsewhere (a
@@ -180,6 +207,11 @@ func (l *Log) appendWith(batch []byte, place func(h *BatchHeader, end int64) err
 	if err != nil {
 		return AppendResult{}, err
 	}
+	return l.appendValid(batch, h, place)
+}
+
+// appendValid appends batch, whose header h has been validated.
+func (l *Log) appendValid(batch []byte, h BatchHeader, place func(h *BatchHeader, end int64) error) (AppendResult, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.writableLocked(); err != nil {
@@ -196,10 +228,15 @@ func (l *Log) validate(batch []byte) (BatchHeader, error) {
 	if err != nil {
 		return h, err
 	}
+	return h, l.checkSize(batch)
+}
+
+// checkSize applies max.message.bytes.
+func (l *Log) checkSize(batch []byte) error {
 	if max := l.cfg.Load().MaxBatchBytes; len(batch) > max {
-		return h, fmt.Errorf("%w: %d bytes, max.message.bytes is %d", ErrBatchTooLarge, len(batch), max)
+		return fmt.Errorf("%w: %d bytes, max.message.bytes is %d", ErrBatchTooLarge, len(batch), max)
 	}
-	return h, nil
+	return nil
 }
 
 func (l *Log) writableLocked() error {

@@ -132,14 +132,7 @@ func CheckRecords(batch []byte) error {
 	if h.Size() != len(batch) {
 		return fmt.Errorf("%w: header says %d bytes, have %d", ErrCorruptBatch, h.Size(), len(batch))
 	}
-	raw, err := decompress(h.Compression(), batch[BatchHeaderSize:], recordsBytesMax)
-	if err != nil {
-		return fmt.Errorf("log: decode records at offset %d: %w", h.BaseOffset, err)
-	}
-	if err := walkRecords(raw, h.RecordCount, h.LastOffsetDelta, nil); err != nil {
-		return fmt.Errorf("log: decode records at offset %d: %w: %w", h.BaseOffset, ErrInvalidRecords, err)
-	}
-	return nil
+	return checkRecordsOf(batch, &h)
 }
 
 // decodeRecord decodes the record at the start of b and returns it with
