@@ -34,18 +34,23 @@ import (
 // the latest buffered record's, so records processed again (those since
 // the last commit) are late for the windows that had closed: they were
 // joined, or their unjoined result emitted, before the move. The pending
-// store needs no saved close time: an emitted record is deleted from it
-// (a logged delete).
+// store needs no saved close time: an emitted record is deleted from it,
+// and from its buffer, in the changelogs at the first commit after its
+// result was emitted: a move before that restores it, and the new
+// instance emits it again when it finds its window closed, before it
+// joins a record with it (emitAndExpire runs first in Process).
 type streamJoiner[K, V1, V2, VR any] struct {
 	spec        streamJoinSpec[K, V1, V2, VR]
 	left, right *state.WindowStore
 	pending     state.KeyValue // nil for an inner join
 
 	streamTime int64
-	emitted    int64 // stream time of the last emission of unjoined results
+	emitting   int64 // stream time of the last emission of unjoined results
+	emitted    int64 // emitting at the last commit (saved)
 	nextClose  int64 // smallest close time in pending; MaxInt64 if none
 	nextExpire int64 // the buffers are expired when their cutoff reaches it
 	seq        uint32
+	unlogged   []emittedRow // emitted since the last commit
 }
 
 // expireStepMs is the least stream-time step between two expiries of the
@@ -54,7 +59,8 @@ type streamJoiner[K, V1, V2, VR any] struct {
 const expireStepMs = 1000
 
 func (j *streamJoiner[K, V1, V2, VR]) Init(c *engine.ProcCtx) error {
-	j.streamTime, j.emitted, j.nextExpire, j.nextClose = engine.NoStreamTime, engine.NoStreamTime, math.MinInt64, math.MaxInt64
+	j.streamTime, j.emitted, j.emitting = engine.NoStreamTime, engine.NoStreamTime, engine.NoStreamTime
+	j.nextExpire, j.nextClose = math.MinInt64, math.MaxInt64
 	left, err := c.Store(j.spec.left)
 	if err != nil {
 		return err
@@ -64,6 +70,7 @@ func (j *streamJoiner[K, V1, V2, VR]) Init(c *engine.ProcCtx) error {
 		return err
 	}
 	j.left, j.right = &state.WindowStore{KV: left, Duplicates: true}, &state.WindowStore{KV: right, Duplicates: true}
+	c.OnCommit(j.commit)
 	if err := j.scanBuffer(j.spec.left, left); err != nil {
 		return err
 	}
@@ -92,6 +99,7 @@ func (j *streamJoiner[K, V1, V2, VR]) resume() error {
 	}
 	if ok {
 		j.streamTime, j.emitted = max(j.streamTime, p.observed), max(j.emitted, p.emitted)
+		j.emitting = j.emitted
 	}
 	if j.streamTime == engine.NoStreamTime {
 		return nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +28,9 @@ var joinRecs = []crashRec{
 // result of a run without a crash, joined or unjoined, and no other (a
 // record joined before the crash gives no unjoined result after it); a
 // clean restart gives exactly the outputs of a run that never stopped.
+// When outputs sent after the commit were lost, every unjoined result
+// still comes (joined ones may not yet: a record processed again is late
+// for the stream time restored from the stores, and does not join).
 func TestStreamJoinsSurviveACrash(t *testing.T) {
 	for _, kind := range []string{"inner", "left", "outer"} {
 		t.Run(kind, func(t *testing.T) {
@@ -53,7 +57,7 @@ func TestStreamJoinsSurviveACrash(t *testing.T) {
 }
 
 func checkJoinCrashes(t *testing.T, topo *stream.Topology, kind string) {
-	ref, pos := crashRun(t, topo, nil, joinRecs)
+	ref, _, _ := crashRun(t, topo, nil, joinRecs, -1)
 	want := joinResults(outputs(ref, "out"))
 	truth := map[string]bool{}
 	for _, r := range want {
@@ -63,9 +67,9 @@ func checkJoinCrashes(t *testing.T, topo *stream.Topology, kind string) {
 	if !truth["k1=L1+R1"] || !unjoined[kind] {
 		t.Fatalf("the run without a crash has not the expected results: %v", want)
 	}
-	for _, c := range crashes(pos) {
+	for _, c := range crashes(t, topo, joinRecs) {
 		got := joinResults(afterCrash(t, topo, joinRecs, c, "out"))
-		if c.commit == c.died && c.cut == pos[c.died] && !slices.Equal(got, want) {
+		if c.clean() && !slices.Equal(got, want) {
 			t.Fatalf("%s (a clean restart): got\n%v\nwant the outputs of a run without a restart\n%v", c, got, want)
 		}
 		seen := map[string]bool{}
@@ -75,8 +79,13 @@ func checkJoinCrashes(t *testing.T, topo *stream.Topology, kind string) {
 			}
 			seen[r] = true
 		}
-		if !maps.Equal(seen, truth) {
+		if !c.outputsLost() && !maps.Equal(seen, truth) {
 			t.Fatalf("%s: results missing\ngot  %v\nwant %v", c, got, want)
+		}
+		for r := range truth {
+			if !seen[r] && strings.Contains(r, "-") {
+				t.Fatalf("%s: unjoined result %s missing\ngot  %v\nwant %v", c, r, got, want)
+			}
 		}
 	}
 }

@@ -24,7 +24,9 @@ import (
 // is emitted (it then leaves its buffer too, first: a changelog that
 // ends between the two deletes, an instance that died, restores a record
 // that will give its unjoined result again, never one that may still
-// join).
+// join). An emitted record leaves both stores locally at once, and their
+// changelogs at the next commit, when its result is acknowledged (see
+// emittedRow).
 
 type pendingKey struct {
 	closeAt int64
@@ -131,7 +133,7 @@ func (j *streamJoiner[K, V1, V2, VR]) emitClosed(c *engine.ProcCtx) (bool, error
 			return false, err
 		}
 	}
-	j.emitted = j.streamTime
+	j.emitting = j.streamTime
 	return len(rows) > 0, nil
 }
 
@@ -161,8 +163,45 @@ func (j *streamJoiner[K, V1, V2, VR]) emitUnjoined(c *engine.ProcCtx, row pendin
 	if err := c.Forward(engine.Rec{Key: k, Value: out, TS: p.ts}); err != nil {
 		return err
 	}
-	if err := j.buffer(p.right).KV.Delete(state.WindowKey(p.key, p.ts, p.seq)); err != nil {
+	d := emittedRow{right: p.right, buffered: state.WindowKey(p.key, p.ts, p.seq), pending: row.key}
+	if err := state.Local(j.buffer(p.right).KV).Delete(d.buffered); err != nil {
 		return err
 	}
-	return j.pending.Delete(row.key)
+	if err := state.Local(j.pending).Delete(d.pending); err != nil {
+		return err
+	}
+	j.unlogged = append(j.unlogged, d)
+	return nil
+}
+
+// emittedRow is a record whose unjoined result was emitted since the last
+// commit: it left its buffer and the pending store locally, and leaves
+// their changelogs at the next commit, once the result is acknowledged.
+// Until then a changelog restores it, and a new instance emits it again
+// (at-least-once): with the deletes logged at once, an instance that died
+// with the result unacknowledged but the deletes acknowledged (different
+// partitions) would lose the result.
+type emittedRow struct {
+	right             bool
+	buffered, pending []byte
+}
+
+// commit is the join's OnCommit callback: the unjoined results emitted so
+// far are acknowledged, so their records leave the changelogs (buffer
+// first, then pending: see the top of this file). The deletes are
+// acknowledged by the next commit; a move before it emits them again.
+func (j *streamJoiner[K, V1, V2, VR]) commit() error {
+	for i, d := range j.unlogged {
+		if err := j.buffer(d.right).KV.Delete(d.buffered); err != nil {
+			j.unlogged = j.unlogged[i:]
+			return err
+		}
+		if err := j.pending.Delete(d.pending); err != nil {
+			j.unlogged = j.unlogged[i:]
+			return err
+		}
+	}
+	j.unlogged = j.unlogged[:0]
+	j.emitted = j.emitting
+	return nil
 }

@@ -241,6 +241,11 @@ func (r *runtime) commit(ctx context.Context) error {
 	if err := r.fatalErr(); err != nil {
 		return err
 	}
+	for _, t := range r.tasks { // all acknowledged: progress may claim it (before the offsets: it depends on the flush alone)
+		if err := t.Committed(); err != nil {
+			return err
+		}
+	}
 	if len(r.offsets) == 0 {
 		return nil
 	}

@@ -157,7 +157,7 @@ func (a *sessionAgg[K, V, VA]) Init(c *engine.ProcCtx) error {
 		return true
 	})
 	if err == nil {
-		err = a.resume(a.ss, latest, a.ss.Expire)
+		err = a.resume(c, a.ss, latest)
 	}
 	if err != nil {
 		return fmt.Errorf("stream: %s: resume from store %s: %w", c.Node.Name, a.store, err)

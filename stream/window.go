@@ -181,9 +181,10 @@ func (g Grouped[K, V]) WindowedBy(w TimeWindows) WindowedGrouped[K, V] {
 // aggregation's stream time and the close time of its last emission: the
 // records processed again after the move (those since the last commit)
 // are late for the windows that had closed, and those windows are not
-// forwarded again. A window whose emission was not saved to the
-// changelog before the move is forwarded again, with at least its
-// earlier count (at-least-once).
+// forwarded again. A window emitted after the last commit is forwarded
+// again, with at least its earlier count (at-least-once): its output may
+// have been lost with the instance, though its changes reached the
+// changelog.
 func (w WindowedGrouped[K, V]) EmitFinal() WindowedGrouped[K, V] {
 	w.final = true
 	return w

@@ -32,7 +32,7 @@ func (a *windowAgg[K, V, VA]) Init(c *engine.ProcCtx) error {
 	a.ws, a.tv = &state.WindowStore{KV: kv}, timedValue[VA]{a.vs}
 	latest, err := a.latest()
 	if err == nil {
-		err = a.resume(a.ws, latest, a.ws.Expire)
+		err = a.resume(c, a.ws, latest)
 	}
 	if err != nil {
 		return fmt.Errorf("stream: %s: resume from store %s: %w", c.Node.Name, a.store, err)

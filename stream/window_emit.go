@@ -24,14 +24,23 @@ import (
 // meta key (logged like the windows, not per record), and resume reads
 // it back after a restore, so that records processed again after a move
 // (those since the last commit) are late for the windows that had
-// closed, and emit-final does not forward those windows again.
+// closed, and emit-final does not forward again the windows it had
+// emitted by the last commit. The saved emission progress is the one at
+// the last commit (taken in the task's OnCommit callback, saved then if
+// it moved): a final result emitted since may not have reached its
+// topic though the meta record did (they go to different partitions),
+// and is emitted again after a move.
 type windowClock struct {
 	graceMs     int64
 	retentionMs int64
 	observed    int64
 	// emitted is the close time of the last emission pass: every window
 	// whose last millisecond is before it has been forwarded (emit-final).
-	emitted    int64
+	emitted int64
+	// committed is emitted at the last commit: those windows' final
+	// results are acknowledged. Only it is saved.
+	committed  int64
+	saved      progress // what the meta key holds
 	nextExpiry int64
 	final      bool
 	open       openWindows // emit-final: windows not yet emitted
@@ -47,32 +56,59 @@ type metaStore interface {
 
 func newWindowClock(graceMs, retentionMs int64, final bool) windowClock {
 	return windowClock{graceMs: graceMs, retentionMs: retentionMs, observed: engine.NoStreamTime,
-		emitted: engine.NoStreamTime, nextExpiry: engine.NoStreamTime, final: final}
+		emitted: engine.NoStreamTime, committed: engine.NoStreamTime, nextExpiry: engine.NoStreamTime, final: final,
+		saved: progress{observed: engine.NoStreamTime, emitted: engine.NoStreamTime}}
 }
 
 // resume sets the clock from a store restored from its changelog, before
 // any record: from the progress saved in it and from latest, the largest
 // record time its windows hold (the store can be ahead of the last save:
-// the records processed since are in it). It then expires, locally, the
-// windows the previous instance had expired (its changelog keeps them
-// longer). Call it before rebuilding the open windows (opened), which
-// skips those already emitted.
-func (w *windowClock) resume(meta metaStore, latest int64, expire func(before int64) (int, error)) error {
+// the records processed since are in it), and registers the commit
+// callback with c. The windows the previous instance had expired locally
+// (its changelog keeps them longer) are expired by the first advance,
+// after it emitted those of them that closed after the last commit: a
+// window is never expired before its final result is acknowledged. Call
+// it before rebuilding the open windows (opened), which skips those
+// emitted by the last commit.
+func (w *windowClock) resume(c *engine.ProcCtx, meta metaStore, latest int64) error {
 	w.meta = meta
+	c.OnCommit(w.commit)
 	p, ok, err := loadProgress(meta)
 	if err != nil {
 		return err
 	}
 	if ok {
+		w.saved = p
 		w.observed, w.emitted = max(w.observed, p.observed), max(w.emitted, p.emitted)
+		w.committed = w.emitted
 	}
 	w.observed = max(w.observed, latest)
-	if w.observed == engine.NoStreamTime {
+	w.nextExpiry = w.observed
+	return nil
+}
+
+// commit is the task's OnCommit callback: every window emitted so far is
+// acknowledged, so the emission progress moves to emitted, and is saved
+// if it moved (emit-final only: on update, emitted claims nothing). The
+// meta record written here is acknowledged by the next commit; until
+// then a move restores the previous one, which claims less.
+func (w *windowClock) commit() error {
+	w.committed = w.emitted
+	if !w.final || w.committed == w.saved.emitted {
 		return nil
 	}
-	w.nextExpiry = w.observed + max(w.retentionMs/2, 1)
-	_, err = expire(w.observed - w.retentionMs)
-	return err
+	return w.save()
+}
+
+// save writes the stream time and the committed emission progress under
+// the meta key.
+func (w *windowClock) save() error {
+	p := progress{observed: w.observed, emitted: w.committed}
+	if err := w.meta.PutMeta(p.encode()); err != nil {
+		return err
+	}
+	w.saved = p
+	return nil
 }
 
 // observe advances the stream time to ts and returns the close time.
@@ -115,12 +151,13 @@ func (w *windowClock) advance(emit func(openWindow) error, expire func(before in
 	if !changed || w.meta == nil {
 		return nil
 	}
-	return w.meta.PutMeta(progress{observed: w.observed, emitted: w.emitted}.encode())
+	return w.save()
 }
 
 // progress is what a windowed processor (aggregation or stream-stream
 // join) keeps under its store's meta key: its stream time and, for
-// emit-final, the close time of its last emission pass. Encoded as a
+// emit-final, the close time of its last emission pass acknowledged at a
+// commit. Encoded as a
 // version byte then both times as 8 bytes big-endian.
 type progress struct {
 	observed, emitted int64

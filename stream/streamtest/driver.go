@@ -127,7 +127,11 @@ func (d *Driver) drain() error {
 		log.msgs = append(log.msgs, p.msg)
 		task := d.tasks[d.readers[p.topic]]
 		o := engine.Origin{Topic: p.topic, Offset: p.msg.Offset}
-		if err := task.Process(o, p.msg.Key, p.msg.Value, p.msg.Timestamp.UnixMilli(), p.msg.Headers); err != nil {
+		err := task.Process(o, p.msg.Key, p.msg.Value, p.msg.Timestamp.UnixMilli(), p.msg.Headers)
+		if err == nil {
+			err = task.Committed() // outputs are synchronous: all acknowledged
+		}
+		if err != nil {
 			d.pending = nil
 			d.failure = err
 			return err
@@ -142,7 +146,11 @@ func (d *Driver) drain() error {
 func (d *Driver) AdvanceWallClock(by time.Duration) error {
 	d.cfg.now = d.cfg.now.Add(by)
 	for _, id := range d.taskIDs() {
-		if err := d.tasks[id].PunctuateWall(d.cfg.now); err != nil {
+		err := d.tasks[id].PunctuateWall(d.cfg.now)
+		if err == nil {
+			err = d.tasks[id].Committed()
+		}
+		if err != nil {
 			d.failure = err
 			return err
 		}

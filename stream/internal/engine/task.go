@@ -79,6 +79,7 @@ type Task struct {
 	lastSrc   *ProcCtx
 	punct     []*Punctuation
 	warned    map[string]bool
+	onCommit  []func() error
 }
 
 // NewTask opens the task's stores and initialises its processors.
@@ -228,6 +229,21 @@ func (t *Task) Drop(n *Node, reason, what string) {
 	t.env.Logger().Log(context.Background(), level, "stream: record dropped", "task", t.ID.String(), "processor", n.Name, "reason", reason, "record", what)
 }
 
+// Committed tells the task that everything it sent so far (outputs,
+// repartition records, changelog changes) is acknowledged by the cluster:
+// the runtime calls it after a successful flush, at each commit, from the
+// goroutine that owns the task while it runs no record. It runs the
+// processors' OnCommit callbacks in registration order and returns the
+// first error (the task must then stop, as after a failed Process).
+func (t *Task) Committed() error {
+	for _, fn := range t.onCommit {
+		if err := fn(); err != nil {
+			return fmt.Errorf("stream: task %s: on commit: %w", t.ID, err)
+		}
+	}
+	return nil
+}
+
 // Close closes processors then stores. It returns the first error.
 func (t *Task) Close() error {
 	var errs []error
@@ -280,6 +296,14 @@ func (c *ProcCtx) Store(name string) (state.KeyValue, error) {
 	}
 	return nil, fmt.Errorf("stream: processor %s is not connected to store %q (name it when adding the processor)", c.Node.Name, name)
 }
+
+// OnCommit registers fn to run at each Task.Committed, on the task's
+// goroutine: when fn runs, everything the processor forwarded, and every
+// store change it made, before it is acknowledged. A processor uses it to
+// save progress that claims outputs (a window emitted, an unjoined result
+// given) only once they cannot be lost. What fn writes to a store is
+// itself acknowledged by the next commit's flush. Call it from Init.
+func (c *ProcCtx) OnCommit(fn func() error) { c.Task.onCommit = append(c.Task.onCommit, fn) }
 
 // Origin is where the record being processed came from.
 func (c *ProcCtx) Origin() Origin { return c.Task.origin }
