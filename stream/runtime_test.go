@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/runnel-io/runnel/cluster"
+	"github.com/runnel-io/runnel/cluster/clustertest"
 	"github.com/runnel-io/runnel/stream/serde"
 )
 
@@ -28,56 +28,15 @@ const (
 	testWait      = 15 * time.Second // bound on every wait for a condition
 )
 
-// syncBuffer is a goroutine-safe log sink, printed when a test fails.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
 func testLogger(t *testing.T, name string) *slog.Logger {
-	logs := &syncBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("%s log:\n%s", name, logs.String())
-		}
-	})
-	return slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return clustertest.Logger(t, name, slog.LevelInfo)
 }
 
 // startBroker starts a broker on 127.0.0.1:0 for one test, with short
-// group timings, and returns its address.
+// group timings and no auto-created topics, and returns its address.
 func startBroker(t *testing.T) string {
 	t.Helper()
-	cfg := cluster.DefaultConfig()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	cfg.OffsetsTopicNumPartitions = 1
-	cfg.GroupInitialRebalanceDelay = 50 * time.Millisecond
-	cfg.GroupMinSessionTimeout = 500 * time.Millisecond
-	cfg.AutoCreateTopics = false
-	cfg.Logger = testLogger(t, "broker")
-	b, err := cluster.New(cfg)
-	if err != nil {
-		t.Fatalf("start broker: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- b.Serve() }()
-	t.Cleanup(func() {
-		b.Close()
-		<-done
-	})
+	b := clustertest.Start(t, func(cfg *cluster.Config) { cfg.AutoCreateTopics = false })
 	return b.Addr().String()
 }
 
