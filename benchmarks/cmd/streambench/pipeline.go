@@ -10,6 +10,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -191,22 +192,46 @@ func loopOn(ctx context.Context, addr string, w workload, in, out, group string,
 	return nil
 }
 
-// timed runs one side until the output holds want records and returns the
-// time from the first assignment to then.
-func timed(ctx context.Context, adm *kadm.Client, out string, want int64, side func(context.Context, *atomic.Int64) error) (time.Duration, error) {
+// timing is one side's round: the time from the first assignment until
+// the output held every record, and the CPU time this process (broker,
+// clients, processing) used in between, which other processes on a
+// shared machine disturb much less than the elapsed time.
+type timing struct {
+	elapsed, cpu time.Duration
+}
+
+// timed runs one side until the output holds want records.
+func timed(ctx context.Context, adm *kadm.Client, out string, want int64, side func(context.Context, *atomic.Int64) error) (timing, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	var assigned atomic.Int64
 	errc := make(chan error, 1)
 	go func() { errc <- side(ctx, &assigned) }()
+	cpu0 := make(chan time.Duration, 1)
+	go func() { // the CPU time at the assignment, to within a millisecond
+		for assigned.Load() == 0 && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+		cpu0 <- cpuTime()
+	}()
 	end, err := waitOutput(ctx, adm, out, want)
+	cpu1 := cpuTime()
 	cancel()
 	if serr := <-errc; serr != nil && err == nil && !errors.Is(serr, context.Canceled) {
 		err = serr
 	}
 	if err != nil {
-		return 0, err
+		return timing{}, err
 	}
-	return end.Sub(time.Unix(0, assigned.Load())), nil
+	return timing{elapsed: end.Sub(time.Unix(0, assigned.Load())), cpu: cpu1 - <-cpu0}, nil
+}
+
+// cpuTime is the user and system CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // throughput preloads the input and runs every workload p.rounds times on
@@ -248,16 +273,17 @@ func throughput(ctx context.Context, p params, addr string, r *results) error {
 				if p.cpuprofile != "" && round == 0 {
 					prof = p.cpuprofile + "." + w.id + "." + side
 				}
-				d, err := profiled(prof, func() (time.Duration, error) { return timed(ctx, adm, out, w.expected(in), run) })
+				d, err := profiled(prof, func() (timing, error) { return timed(ctx, adm, out, w.expected(in), run) })
 				if err != nil {
 					return fmt.Errorf("%s %s round %d: %w", w.name, side, round, err)
 				}
 				if side == "streams" {
-					tr.streams = append(tr.streams, d)
+					tr.streams, tr.streamsCPU = append(tr.streams, d.elapsed), append(tr.streamsCPU, d.cpu)
 				} else {
-					tr.loop = append(tr.loop, d)
+					tr.loop, tr.loopCPU = append(tr.loop, d.elapsed), append(tr.loopCPU, d.cpu)
 				}
-				logger.Warn("streambench: round", "workload", w.name, "side", side, "round", round, "took", d.Round(time.Millisecond))
+				logger.Warn("streambench: round", "workload", w.name, "side", side, "round", round,
+					"took", d.elapsed.Round(time.Millisecond), "cpu", d.cpu.Round(time.Millisecond))
 			}
 		}
 		r.throughput = append(r.throughput, tr)
@@ -266,17 +292,17 @@ func throughput(ctx context.Context, p params, addr string, r *results) error {
 }
 
 // profiled runs f under a CPU profile written to file, if file is not "".
-func profiled(file string, f func() (time.Duration, error)) (time.Duration, error) {
+func profiled(file string, f func() (timing, error)) (timing, error) {
 	if file == "" {
 		return f()
 	}
 	out, err := os.Create(file)
 	if err != nil {
-		return 0, err
+		return timing{}, err
 	}
 	defer out.Close()
 	if err := pprof.StartCPUProfile(out); err != nil {
-		return 0, err
+		return timing{}, err
 	}
 	defer pprof.StopCPUProfile()
 	return f()
