@@ -19,11 +19,9 @@ package cluster_test
 // taken from TestGroupsE2EEagerRange and TestGroupsE2ECooperativeSticky.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
 	"net"
 	"regexp"
@@ -39,6 +37,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/runnel-io/runnel/cluster"
+	"github.com/runnel-io/runnel/cluster/clustertest"
 )
 
 const (
@@ -47,50 +46,16 @@ const (
 	e2eWait      = 45 * time.Second // bound on every wait for the group
 )
 
-// e2eLogs is a goroutine-safe log sink.
-type e2eLogs struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *e2eLogs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *e2eLogs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // e2eBroker starts an in-process broker on a loopback port, logging at
 // info level (every rebalance) into the returned sink.
-func e2eBroker(t *testing.T) (addr string, logs *e2eLogs) {
+func e2eBroker(t *testing.T) (addr string, logs *clustertest.Logs) {
 	t.Helper()
-	cfg := cluster.DefaultConfig()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	cfg.OffsetsTopicNumPartitions = 3
-	cfg.GroupInitialRebalanceDelay = 200 * time.Millisecond
-	logs = &e2eLogs{}
-	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	b, err := cluster.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- b.Serve() }()
-	t.Cleanup(func() {
-		if err := errors.Join(b.Close(), <-done); err != nil {
-			t.Errorf("broker: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("broker log:\n%s", logs.String())
-		}
+	b := clustertest.Start(t, func(cfg *cluster.Config) {
+		cfg.OffsetsTopicNumPartitions = 3
+		cfg.GroupInitialRebalanceDelay = 200 * time.Millisecond
+		cfg.GroupMinSessionTimeout = cluster.DefaultConfig().GroupMinSessionTimeout
 	})
-	return b.Addr().String(), logs
+	return b.Addr().String(), b.Logs
 }
 
 func e2eAdmin(t *testing.T, addr string) *kadm.Client {

@@ -6,6 +6,7 @@ package clustertest
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"sync"
 	"testing"
@@ -14,21 +15,28 @@ import (
 	"github.com/runnel-io/runnel/cluster"
 )
 
+// Broker is a broker started by Start, with the log it writes.
+type Broker struct {
+	*cluster.Broker
+	Logs *Logs
+}
+
 // Start starts a broker on 127.0.0.1:0 with its data in a temporary
-// directory and stops it when the test ends. Its defaults suit tests:
-// one partition of __consumer_offsets, a 50 ms initial rebalance delay and
-// a 500 ms minimum session timeout; mod, if not nil, changes the
-// configuration before the broker starts. The broker's log is printed if
-// the test fails.
-func Start(t testing.TB, mod func(*cluster.Config)) *cluster.Broker {
+// directory and stops it when the test ends (a failing Close fails the
+// test). Its defaults suit tests: one partition of __consumer_offsets, a
+// 50 ms initial rebalance delay and a 500 ms minimum session timeout; mod,
+// if not nil, changes the configuration before the broker starts. It logs
+// at info level into Logs, printed if the test fails.
+func Start(t testing.TB, mod func(*cluster.Config)) *Broker {
 	t.Helper()
+	logs := &Logs{}
 	cfg := cluster.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.OffsetsTopicNumPartitions = 1
 	cfg.GroupInitialRebalanceDelay = 50 * time.Millisecond
 	cfg.GroupMinSessionTimeout = 500 * time.Millisecond
-	cfg.Logger = Logger(t, "broker", slog.LevelInfo)
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -39,16 +47,20 @@ func Start(t testing.TB, mod func(*cluster.Config)) *cluster.Broker {
 	done := make(chan error, 1)
 	go func() { done <- b.Serve() }()
 	t.Cleanup(func() {
-		b.Close()
-		<-done
+		if err := errors.Join(b.Close(), <-done); err != nil {
+			t.Errorf("clustertest: broker: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("broker log:\n%s", logs.String())
+		}
 	})
-	return b
+	return &Broker{Broker: b, Logs: logs}
 }
 
 // Logger returns a logger that keeps what it is given and prints it,
 // headed by name, if the test fails.
 func Logger(t testing.TB, name string, level slog.Level) *slog.Logger {
-	logs := &syncBuffer{}
+	logs := &Logs{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("%s log:\n%s", name, logs.String())
@@ -57,19 +69,19 @@ func Logger(t testing.TB, name string, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
+// Logs is a goroutine-safe log sink.
+type Logs struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *Logs) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.buf.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *Logs) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.buf.String()
