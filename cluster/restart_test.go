@@ -81,7 +81,9 @@ func startProc(t *testing.T, bin, dir, listen string) *brokerProc {
 	}
 	w.Close()
 	ready := make(chan string, 1)
+	logDone := make(chan struct{})
 	go func() {
+		defer close(logDone)
 		sc := bufio.NewScanner(r)
 		for sc.Scan() {
 			p.mu.Lock()
@@ -95,6 +97,9 @@ func startProc(t *testing.T, bin, dir, listen string) *brokerProc {
 	}()
 	go func() {
 		p.err = p.cmd.Wait()
+		// exited means the log is complete too: the reader has seen
+		// the pipe's end (the process's last line).
+		<-logDone
 		close(p.exited)
 	}()
 	t.Cleanup(func() {
