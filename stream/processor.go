@@ -28,7 +28,10 @@ type Record[K, V any] struct {
 // Processor is the low-level API, for what the DSL cannot say. One
 // instance is made per task (by the constructor given to Process); the
 // runtime calls Init once, Process for each record in order, and Close
-// when the task closes, all from the task's goroutine.
+// when the task closes, all from the task's goroutine. Builder.Build also
+// makes one instance, calls Init and Close on it (on empty stores, without
+// records) to check the stores it opens: Init must have no effect outside
+// its task, and must not write records.
 type Processor[KIn, VIn, KOut, VOut any] interface {
 	Init(ctx ProcessorContext[KOut, VOut]) error
 	Process(r Record[KIn, VIn]) error

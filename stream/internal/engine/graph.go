@@ -190,7 +190,10 @@ func (g *Graph) Copartition(sources ...*Node) {
 	g.copart = append(g.copart, sources)
 }
 
-// Build checks the graph and cuts it into sub-topologies.
+// Build checks the graph and cuts it into sub-topologies. It also starts
+// one trial task of each sub-topology on empty in-memory stores (see
+// probe), so that a processor opening a store it is not connected to is a
+// build error.
 func (g *Graph) Build() (*Topology, error) {
 	errs := append([]error(nil), g.errs...)
 	for name, users := range g.users {
@@ -206,5 +209,9 @@ func (g *Graph) Build() (*Topology, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return cut(g), nil
+	t := cut(g)
+	if err := probe(t); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
