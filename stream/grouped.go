@@ -89,12 +89,7 @@ func (a *aggregator[K, V, VA]) Init(c *engine.ProcCtx) (err error) {
 }
 
 func (a *aggregator[K, V, VA]) Process(c *engine.ProcCtx, r engine.Rec) error {
-	switch {
-	case r.NullKey:
-		c.Drop("null-key", r)
-		return nil
-	case r.Tombstone:
-		c.Drop("null-value", r)
+	if c.DropNulls(r) {
 		return nil
 	}
 	k := engine.As[K](r.Key)

@@ -123,12 +123,7 @@ func (j *streamTableJoiner[K, V, VT, VR]) Init(c *engine.ProcCtx) (err error) {
 }
 
 func (j *streamTableJoiner[K, V, VT, VR]) Process(c *engine.ProcCtx, r engine.Rec) error {
-	switch {
-	case r.NullKey:
-		c.Drop("null-key", r)
-		return nil
-	case r.Tombstone:
-		c.Drop("null-value", r)
+	if c.DropNulls(r) {
 		return nil
 	}
 	row, err := joinLookup(j.kv, engine.As[K](r.Key))

@@ -165,14 +165,10 @@ func (j *streamJoiner[K, V1, V2, VR]) scanPending() error {
 func (j *streamJoiner[K, V1, V2, VR]) Process(c *engine.ProcCtx, r engine.Rec) error {
 	side := r.Value.(joinSide)
 	j.streamTime = max(j.streamTime, r.TS)
-	switch {
-	case r.NullKey:
-		c.Drop("null-key", r)
+	if c.DropNulls(r) {
 		return nil
-	case r.Tombstone:
-		c.Drop("null-value", r)
-		return nil
-	case j.streamTime > j.closeAt(side.right, r.TS):
+	}
+	if j.streamTime > j.closeAt(side.right, r.TS) {
 		c.Drop("late", r)
 		return nil
 	}

@@ -180,7 +180,7 @@ type session[VA any] struct {
 }
 
 func (a *sessionAgg[K, V, VA]) Process(c *engine.ProcCtx, r engine.Rec) error {
-	if dropNulls(c, r) {
+	if c.DropNulls(r) {
 		return nil
 	}
 	k := engine.As[K](r.Key)

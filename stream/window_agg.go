@@ -68,7 +68,7 @@ func (a *windowAgg[K, V, VA]) latest() (int64, error) {
 func (a *windowAgg[K, V, VA]) Close() error { return nil }
 
 func (a *windowAgg[K, V, VA]) Process(c *engine.ProcCtx, r engine.Rec) error {
-	if dropNulls(c, r) {
+	if c.DropNulls(r) {
 		return nil
 	}
 	k, v := engine.As[K](r.Key), engine.As[V](r.Value)

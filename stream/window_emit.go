@@ -218,20 +218,6 @@ func (h *openWindows) Pop() any {
 	return x
 }
 
-// dropNulls drops records an aggregation cannot take, as grouped
-// aggregations do; it reports whether r was dropped.
-func dropNulls(c *engine.ProcCtx, r engine.Rec) bool {
-	switch {
-	case r.NullKey:
-		c.Drop("null-key", r)
-		return true
-	case r.Tombstone:
-		c.Drop("null-value", r)
-		return true
-	}
-	return false
-}
-
 // timedValue is a time window's stored value: the largest timestamp of
 // the window's records (8 bytes big-endian) then the aggregate, as Kafka
 // Streams' timestamped window store keeps them.

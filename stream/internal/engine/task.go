@@ -308,6 +308,21 @@ func (c *ProcCtx) OnCommit(fn func() error) { c.Task.onCommit = append(c.Task.on
 // Origin is where the record being processed came from.
 func (c *ProcCtx) Origin() Origin { return c.Task.origin }
 
+// DropNulls drops (counts and logs) a record with a null key or a null
+// value, which aggregations and joins cannot take, and reports whether it
+// did.
+func (c *ProcCtx) DropNulls(r Rec) bool {
+	switch {
+	case r.NullKey:
+		c.Drop("null-key", r)
+		return true
+	case r.Tombstone:
+		c.Drop("null-value", r)
+		return true
+	}
+	return false
+}
+
 // Drop counts and logs a dropped record (see Task.Drop).
 func (c *ProcCtx) Drop(reason string, r Rec) {
 	c.Task.Drop(c.Node, reason, fmt.Sprintf("key=%v ts=%d", r.Key, r.TS))
