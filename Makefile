@@ -11,10 +11,11 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS := -X $(PKG_CLI).Version=$(VERSION) -X $(PKG_CLI).Commit=$(COMMIT)
 
-# make run: the example it runs (examples/$(EXAMPLE)) and where its
-# embedded broker keeps its data (gitignored).
+# make run: the example it runs (examples/$(EXAMPLE)), where its embedded
+# broker keeps its data (gitignored) and where it listens (for kcat).
 EXAMPLE      ?= clickstream
 RUN_DATA_DIR ?= data/run
+RUN_LISTEN   ?= 127.0.0.1:9092
 
 .PHONY: all help build run interop test fuzz bench clean
 
@@ -22,7 +23,7 @@ all: build
 
 help:
 	@echo "make build   build the static binary $(BIN)"
-	@echo "make run     build, then run examples/$(EXAMPLE) with an embedded broker (data in $(RUN_DATA_DIR)), a generator and live results"
+	@echo "make run     build, then run examples/$(EXAMPLE) with an embedded broker on $(RUN_LISTEN) (data in $(RUN_DATA_DIR)), a generator and live results"
 	@echo "make test    go vet, then all tests with the race detector"
 	@echo "make interop kcat and kafka-python against a real broker (installs them with apt-get)"
 	@echo "make fuzz    run each fuzz target of $(FUZZPKGS) for FUZZTIME (now $(FUZZTIME))"
@@ -41,7 +42,7 @@ build:
 run: build
 	$(GO) build -o bin/$(EXAMPLE) ./examples/$(EXAMPLE)
 	@mkdir -p $(RUN_DATA_DIR)
-	./bin/$(EXAMPLE) --embedded $(RUN_DATA_DIR) --generate
+	./bin/$(EXAMPLE) --embedded $(RUN_DATA_DIR) --listen $(RUN_LISTEN) --generate
 
 # kcat and kafka-python produce to and consume from a real broker; the
 # script installs them with apt-get if missing.

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -53,6 +54,7 @@ type appConfig struct {
 	policy         BadRecordPolicy
 	logger         *slog.Logger
 	dataDir        string
+	embeddedListen string
 	clientOpts     []kgo.Opt
 	onTasks        func(TaskEvent)
 }
@@ -137,6 +139,19 @@ func Embedded(dataDir string) AppOption {
 	}
 }
 
+// EmbeddedListen sets where the Embedded broker listens (default
+// "127.0.0.1:0": a free loopback port). A fixed port lets other Kafka
+// clients (kcat, say) find it run after run.
+func EmbeddedListen(addr string) AppOption {
+	return func(c *appConfig) error {
+		if addr == "" {
+			return errors.New("stream: EmbeddedListen: address is empty")
+		}
+		c.embeddedListen = addr
+		return nil
+	}
+}
+
 // ClientOptions passes options to the franz-go clients the instance makes
 // (TLS, SASL, timeouts, session timeout, ...). Group options apply to the
 // group member only. They are applied last, so they override the
@@ -200,6 +215,8 @@ func New(topo *Topology, opts ...AppOption) (*App, error) {
 		errs = append(errs, errors.New("stream: give Brokers, or Embedded to run a broker in-process"))
 	case cfg.dataDir != "" && len(cfg.brokers) > 0:
 		errs = append(errs, errors.New("stream: Embedded and Brokers exclude each other"))
+	case cfg.embeddedListen != "" && cfg.dataDir == "":
+		errs = append(errs, errors.New("stream: EmbeddedListen needs Embedded"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -223,7 +240,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	brokers := a.cfg.brokers
 	if a.cfg.dataDir != "" {
-		emb, err := startEmbedded(a.cfg.dataDir, a.cfg.logger)
+		emb, err := startEmbedded(a.cfg.dataDir, cmp.Or(a.cfg.embeddedListen, "127.0.0.1:0"), a.cfg.logger)
 		if err != nil {
 			return err
 		}

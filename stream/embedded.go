@@ -19,14 +19,14 @@ type embedded struct {
 	done chan error
 }
 
-// startEmbedded starts a broker on a loopback port with its data in dir.
+// startEmbedded starts a broker listening on listen with its data in dir.
 // It is meant for one machine's development and examples: the group
 // rebalance delay is short (a lone instance starts at once),
 // __consumer_offsets has one partition, and new topics have
 // embeddedPartitions.
-func startEmbedded(dir string, logger *slog.Logger) (*embedded, error) {
+func startEmbedded(dir, listen string, logger *slog.Logger) (*embedded, error) {
 	cfg := cluster.DefaultConfig()
-	cfg.Listen = "127.0.0.1:0"
+	cfg.Listen = listen
 	cfg.DataDir = dir
 	cfg.OffsetsTopicNumPartitions = 1
 	cfg.NumPartitions = embeddedPartitions

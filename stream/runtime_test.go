@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -545,8 +546,15 @@ func TestInternalTopicWrongPartitions(t *testing.T) {
 
 // Embedded mode: the app starts its own broker; nothing else runs.
 func TestEmbeddedWordCount(t *testing.T) {
-	app, err := New(wordCountTopology(t), AppID("wc"), Embedded(t.TempDir()), CommitInterval(200*time.Millisecond),
-		Logger(testLogger(t, "embedded")))
+	// A port that was free a moment ago: EmbeddedListen must use it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := ln.Addr().String()
+	ln.Close()
+	app, err := New(wordCountTopology(t), AppID("wc"), Embedded(t.TempDir()), EmbeddedListen(listen),
+		CommitInterval(200*time.Millisecond), Logger(testLogger(t, "embedded")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -565,6 +573,9 @@ func TestEmbeddedWordCount(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	addr := app.Brokers()[0]
+	if addr != listen {
+		t.Errorf("embedded broker at %s, want %s (EmbeddedListen)", addr, listen)
+	}
 	text := []string{"embedded runs alone", "alone and embedded"}
 	produce(t, addr, lines("lines", text...)...)
 	waitCounts(t, addr, wordCounts(text...))
@@ -737,5 +748,12 @@ func TestBadRecordFails(t *testing.T) {
 	err = runErr(t, topo, append(testAppOptions(addr), OnBadRecord(LogAndFail))...)
 	if want := "record nums-0@0 does not deserialize"; !strings.Contains(err.Error(), want) || strings.Count(err.Error(), want) != 1 {
 		t.Fatalf("error %q, want it once: %q", err, want)
+	}
+}
+
+func TestEmbeddedListenNeedsEmbedded(t *testing.T) {
+	topo := wordCountTopology(t)
+	if _, err := New(topo, AppID("x"), Brokers("127.0.0.1:1"), EmbeddedListen("127.0.0.1:0")); err == nil || !strings.Contains(err.Error(), "EmbeddedListen needs Embedded") {
+		t.Fatalf("New: %v", err)
 	}
 }

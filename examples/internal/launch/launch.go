@@ -30,6 +30,7 @@ const DefaultBrokers = "127.0.0.1:9092"
 type Flags struct {
 	Brokers        string
 	Embedded       string
+	Listen         string
 	AppID          string
 	Threads        int
 	CommitInterval time.Duration
@@ -47,6 +48,7 @@ func Register(fs *flag.FlagSet, appID string, rate float64) *Flags {
 	f := &Flags{}
 	fs.StringVar(&f.Brokers, "brokers", DefaultBrokers, "comma-separated seed brokers (host:port) of a Kafka-protocol cluster")
 	fs.StringVar(&f.Embedded, "embedded", "", "start a runnel broker in this process with its data in `DIR` (instead of --brokers)")
+	fs.StringVar(&f.Listen, "listen", "127.0.0.1:0", "with --embedded: where the broker listens (port 0: a free one)")
 	fs.StringVar(&f.AppID, "app-id", appID, "application id: the consumer group and the prefix of internal topics")
 	fs.IntVar(&f.Threads, "threads", 1, "stream threads of this instance")
 	fs.DurationVar(&f.CommitInterval, "commit-interval", stream.DefaultCommitInterval, "how often processed offsets are committed")
@@ -76,7 +78,7 @@ func (f *Flags) Options(logger *slog.Logger, events io.Writer) []stream.AppOptio
 		stream.Logger(logger), stream.OnTaskEvent(func(e stream.TaskEvent) { fmt.Fprintln(events, FormatTaskEvent(e)) }),
 	}
 	if f.Embedded != "" {
-		opts = append(opts, stream.Embedded(f.Embedded))
+		opts = append(opts, stream.Embedded(f.Embedded), stream.EmbeddedListen(f.Listen))
 	} else {
 		opts = append(opts, stream.Brokers(strings.Split(f.Brokers, ",")...))
 	}
