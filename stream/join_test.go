@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runnel-io/runnel/state"
 	"github.com/runnel-io/runnel/stream"
 	"github.com/runnel-io/runnel/stream/serde"
 	"github.com/runnel-io/runnel/stream/streamtest"
@@ -34,22 +33,6 @@ func joinOrNil(p *string) string {
 		return "-"
 	}
 	return *p
-}
-
-func joinStoreLen(t *testing.T, d *streamtest.Driver, name string) int {
-	t.Helper()
-	kv := d.Store(name)
-	if kv == nil {
-		t.Fatalf("no store %q", name)
-	}
-	n := 0 // records, not the meta key
-	must(t, kv.Range(nil, nil, func(k, _ []byte) bool {
-		if !state.IsMetaKey(k) {
-			n++
-		}
-		return true
-	}))
-	return n
 }
 
 func TestStreamTableJoin(t *testing.T) {
@@ -230,12 +213,12 @@ func TestStreamStreamJoins(t *testing.T) {
 			}
 			// Buffers are expired: at stream time 200 (retention 25 s) only
 			// y200 is left on the right, nothing on the left.
-			if nl, nr := joinStoreLen(t, d, "j-this-join-store"), joinStoreLen(t, d, "j-other-join-store"); nl != 0 || nr != 1 {
+			if nl, nr := storeLen(t, d.Store("j-this-join-store")), storeLen(t, d.Store("j-other-join-store")); nl != 0 || nr != 1 {
 				t.Errorf("buffers hold %d and %d records", nl, nr)
 			}
 			if tc.kind != "inner" {
 				wantPending := map[string]int{"left": 0, "outer": 1}[tc.kind] // y200 in outer
-				if n := joinStoreLen(t, d, "j-outer-shared-join-store"); n != wantPending {
+				if n := storeLen(t, d.Store("j-outer-shared-join-store")); n != wantPending {
 					t.Errorf("pending store holds %d records, want %d", n, wantPending)
 				}
 			}

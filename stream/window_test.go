@@ -167,9 +167,13 @@ func TestEmitFinalTumbling(t *testing.T) {
 	}
 }
 
-// storeLen counts the windows in a store (not its meta key).
+// storeLen counts the entries of a store (windows, buffered records),
+// not its meta key.
 func storeLen(t *testing.T, kv state.KeyValue) int {
 	t.Helper()
+	if kv == nil {
+		t.Fatal("no such store")
+	}
 	n := 0
 	must(t, kv.Range(nil, nil, func(k, _ []byte) bool {
 		if !state.IsMetaKey(k) {
