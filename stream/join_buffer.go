@@ -29,11 +29,14 @@ import (
 // (their changelogs keep them a day longer).
 //
 // After a task moves, the join resumes from its restored stores: its
-// stream time is the larger of the one saved under the first buffer's
-// meta key (at each emission or expiry pass that changed anything) and
-// the latest buffered record's, so records processed again (those since
-// the last commit) are late for the windows that had closed: they were
-// joined, or their unjoined result emitted, before the move. The pending
+// stream time is the one saved under the first buffer's meta key at the
+// last commit (see windowClock.resume, also for a changelog without
+// one), so records processed again (those since the last commit) see the
+// stream times they saw before: one that was late is late again, and one
+// that was on time joins its partners again (those buffered before it,
+// and those buffered after it before the move, which it joined then from
+// their side: the same results), and gives its results again if they
+// were lost. The pending
 // store needs no saved close time: an emitted record is deleted from it,
 // and from its buffer, in the changelogs at the first commit after its
 // result was emitted: a move before that restores it, and the new
@@ -47,6 +50,8 @@ type streamJoiner[K, V1, V2, VR any] struct {
 	streamTime int64
 	emitting   int64 // stream time of the last emission of unjoined results
 	emitted    int64 // emitting at the last commit (saved)
+	saved      progress
+	hasSaved   bool  // the first buffer's meta key holds saved
 	nextClose  int64 // smallest close time in pending; MaxInt64 if none
 	nextExpire int64 // the buffers are expired when their cutoff reaches it
 	seq        uint32
@@ -89,17 +94,18 @@ func (j *streamJoiner[K, V1, V2, VR]) Init(c *engine.ProcCtx) error {
 	return j.scanPending()
 }
 
-// resume takes the progress saved in the first buffer (after scanBuffer
-// found the latest buffered record's time), and expires, locally, the
-// buffered records the previous instance had expired.
+// resume takes the progress saved in the first buffer at the last
+// commit (without one, the latest buffered record's time that scanBuffer
+// found), and expires, locally, the buffered records the previous
+// instance had expired.
 func (j *streamJoiner[K, V1, V2, VR]) resume() error {
 	p, ok, err := loadProgress(j.left)
 	if err != nil {
 		return fmt.Errorf("stream: join store %s: %w", j.spec.left, err)
 	}
 	if ok {
-		j.streamTime, j.emitted = max(j.streamTime, p.observed), max(j.emitted, p.emitted)
-		j.emitting = j.emitted
+		j.saved, j.hasSaved = p, true
+		j.streamTime, j.emitted, j.emitting = p.observed, p.emitted, p.emitted
 	}
 	if j.streamTime == engine.NoStreamTime {
 		return nil
@@ -108,9 +114,18 @@ func (j *streamJoiner[K, V1, V2, VR]) resume() error {
 	return err
 }
 
-// saveProgress writes the stream time under the first buffer's meta key.
+// saveProgress writes the stream time and emission progress under the
+// first buffer's meta key, at a commit, if they moved or none was saved.
 func (j *streamJoiner[K, V1, V2, VR]) saveProgress() error {
-	return j.left.PutMeta(progress{observed: j.streamTime, emitted: j.emitted}.encode())
+	p := progress{observed: j.streamTime, emitted: j.emitted}
+	if j.hasSaved && p == j.saved {
+		return nil
+	}
+	if err := j.left.PutMeta(p.encode()); err != nil {
+		return err
+	}
+	j.saved, j.hasSaved = p, true
+	return nil
 }
 
 // scanBuffer reads a restored buffer once for its largest sequence
@@ -199,18 +214,14 @@ func (j *streamJoiner[K, V1, V2, VR]) Process(c *engine.ProcCtx, r engine.Rec) e
 
 func (j *streamJoiner[K, V1, V2, VR]) Close() error { return nil }
 
-// emitAndExpire emits the unjoined results of closed windows, expires the
-// buffers, and saves the progress if either changed anything.
+// emitAndExpire emits the unjoined results of closed windows and expires
+// the buffers; the progress is saved at the next commit.
 func (j *streamJoiner[K, V1, V2, VR]) emitAndExpire(c *engine.ProcCtx) error {
-	emitted, err := j.emitClosed(c)
-	if err != nil {
+	if _, err := j.emitClosed(c); err != nil {
 		return err
 	}
-	expired, err := j.expire()
-	if err != nil || !(emitted || expired) {
-		return err
-	}
-	return j.saveProgress()
+	_, err := j.expire()
+	return err
 }
 
 func (j *streamJoiner[K, V1, V2, VR]) buffer(right bool) *state.WindowStore {
@@ -257,8 +268,8 @@ type joinMatch struct {
 //
 // A partner whose window has closed still joins (it is in the buffer
 // only if it gave no unjoined result). That also keeps records processed
-// again after a task moved to the results they gave before: the restored
-// stream time can be past what they saw then, and their partners closed.
+// again after a task moved to the results they gave before if the
+// stream time restored is past what they saw then (see resume).
 func (j *streamJoiner[K, V1, V2, VR]) joinBuffered(c *engine.ProcCtx, r engine.Rec, side joinSide, kb []byte) (bool, error) {
 	from, to := r.TS-j.ahead(!side.right), r.TS+j.ahead(side.right)
 	var ms []joinMatch

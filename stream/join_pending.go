@@ -188,8 +188,9 @@ type emittedRow struct {
 
 // commit is the join's OnCommit callback: the unjoined results emitted so
 // far are acknowledged, so their records leave the changelogs (buffer
-// first, then pending: see the top of this file). The deletes are
-// acknowledged by the next commit; a move before it emits them again.
+// first, then pending: see the top of this file), and the stream time is
+// saved as of this commit. The deletes and the progress are acknowledged
+// by the next commit; a move before it emits those results again.
 func (j *streamJoiner[K, V1, V2, VR]) commit() error {
 	for i, d := range j.unlogged {
 		if err := j.buffer(d.right).KV.Delete(d.buffered); err != nil {
@@ -203,5 +204,5 @@ func (j *streamJoiner[K, V1, V2, VR]) commit() error {
 	}
 	j.unlogged = j.unlogged[:0]
 	j.emitted = j.emitting
-	return nil
+	return j.saveProgress()
 }

@@ -142,6 +142,13 @@ type sessionAgg[K, V, VA any] struct {
 	step  func(K, V, VA, bool) VA
 	merge func(K, VA, bool, VA) VA
 	ss    *state.SessionStore
+	local *state.SessionStore // ss without its changelog
+	// unlogged are sessions merged away since the last commit: deleted
+	// locally, not yet in the changelog (see session_merged.go).
+	unlogged []sessionRef
+	// tombstones are merged-away sessions found in a restored store,
+	// whose tombstones go out again with the first record (on update).
+	tombstones []sessionRef
 }
 
 func (a *sessionAgg[K, V, VA]) Init(c *engine.ProcCtx) error {
@@ -149,7 +156,8 @@ func (a *sessionAgg[K, V, VA]) Init(c *engine.ProcCtx) error {
 	if err != nil {
 		return err
 	}
-	a.ss = &state.SessionStore{KV: kv}
+	a.ss, a.local = &state.SessionStore{KV: kv}, &state.SessionStore{KV: state.Local(kv)}
+	c.OnCommit(a.logMerged) // before resume's: the deletes precede the progress
 	// The largest session end is the largest record time in the store.
 	latest := int64(engine.NoStreamTime)
 	err = a.ss.All(func(_ []byte, _, end int64, _ []byte) bool {
@@ -158,6 +166,9 @@ func (a *sessionAgg[K, V, VA]) Init(c *engine.ProcCtx) error {
 	})
 	if err == nil {
 		err = a.resume(c, a.ss, latest)
+	}
+	if err == nil {
+		err = a.dropMergedAway()
 	}
 	if err != nil {
 		return fmt.Errorf("stream: %s: resume from store %s: %w", c.Node.Name, a.store, err)
@@ -180,6 +191,9 @@ type session[VA any] struct {
 }
 
 func (a *sessionAgg[K, V, VA]) Process(c *engine.ProcCtx, r engine.Rec) error {
+	if err := a.sendTombstones(c); err != nil {
+		return fmt.Errorf("stream: %s: %w", c.Node.Name, err)
+	}
 	if c.DropNulls(r) {
 		return nil
 	}
@@ -232,7 +246,8 @@ func (a *sessionAgg[K, V, VA]) find(kb []byte, ts int64) ([]session[VA], error) 
 //
 // The merged session is stored before the sessions merged into it are
 // deleted: a changelog that ends between the two (an instance that died)
-// restores both, and counts some records twice, rather than neither.
+// restores both, and counts some records twice, rather than neither. The
+// deletes reach the changelog at the next commit (deleteMerged).
 func (a *sessionAgg[K, V, VA]) add(c *engine.ProcCtx, r engine.Rec, kb []byte, k K, found []session[VA], start, end int64) error {
 	var agg VA
 	have, existed := false, false
@@ -255,7 +270,7 @@ func (a *sessionAgg[K, V, VA]) add(c *engine.ProcCtx, r engine.Rec, kb []byte, k
 		if s.start == start && s.end == end {
 			continue
 		}
-		if err := a.ss.Delete(kb, s.start, s.end); err != nil {
+		if err := a.deleteMerged(sessionRef{key: kb, start: s.start, end: s.end}); err != nil {
 			return err
 		}
 		if !a.final {

@@ -178,10 +178,11 @@ func (g Grouped[K, V]) WindowedBy(w TimeWindows) WindowedGrouped[K, V] {
 // running aggregates.
 //
 // A task that moves resumes from its restored store, which keeps the
-// aggregation's stream time and the close time of its last emission: the
-// records processed again after the move (those since the last commit)
-// are late for the windows that had closed, and those windows are not
-// forwarded again. A window emitted after the last commit is forwarded
+// aggregation's stream time and the close time of its last emission as
+// of the last commit: the records processed again after the move (those
+// since that commit) see the stream times they saw before, and the
+// windows emitted by that commit are not forwarded again. A window
+// emitted after the last commit is forwarded
 // again, with at least its earlier count (at-least-once): its output may
 // have been lost with the instance, though its changes reached the
 // changelog.

@@ -160,7 +160,12 @@ func (a *windowAgg[K, V, VA]) put(c *engine.ProcCtx, in windowInput[K, V], start
 	if a.final {
 		return nil
 	}
-	return c.Forward(engine.Rec{Key: Windowed[K]{Key: in.k, Window: a.spec.window(start)}, Value: agg, TS: ts, Headers: in.r.Headers})
+	return a.forward(c, in, slot[VA]{start: start, ts: ts, agg: agg})
+}
+
+// forward sends window w's aggregate downstream (on update).
+func (a *windowAgg[K, V, VA]) forward(c *engine.ProcCtx, in windowInput[K, V], w slot[VA]) error {
+	return c.Forward(engine.Rec{Key: Windowed[K]{Key: in.k, Window: a.spec.window(w.start)}, Value: w.agg, TS: w.ts, Headers: in.r.Headers})
 }
 
 // emitFinal forwards a closed window, stamped with its end as Kafka

@@ -292,12 +292,6 @@ func checkWindowedCrashes(t *testing.T, topo *stream.Topology, ks serde.Serde[st
 		t.Fatal("no window closed before the last record: the crashes test nothing")
 	}
 	for _, c := range crashes(t, topo, windowRecs) {
-		if c.outputsLost() && !final {
-			// Not guaranteed yet: an update whose output was lost is
-			// not given again if its record, processed again, is late
-			// for the stream time restored from the store.
-			continue
-		}
 		got := readWindowed(t, ks, afterCrash(t, topo, windowRecs, c, "out"))
 		if c.clean() && !slices.Equal(got, want) {
 			t.Fatalf("%s (a clean restart): got\n%v\nwant the outputs of a run without a restart\n%v", c, got, want)

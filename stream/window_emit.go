@@ -19,17 +19,20 @@ import (
 // its last millisecond; it then takes no more records, and emit-final
 // forwards it. Owned by one processor instance (one task goroutine).
 //
-// The clock survives a task's move through its store: each emission or
-// expiry pass that changed anything saves its progress under the store's
-// meta key (logged like the windows, not per record), and resume reads
-// it back after a restore, so that records processed again after a move
-// (those since the last commit) are late for the windows that had
-// closed, and emit-final does not forward again the windows it had
-// emitted by the last commit. The saved emission progress is the one at
-// the last commit (taken in the task's OnCommit callback, saved then if
-// it moved): a final result emitted since may not have reached its
-// topic though the meta record did (they go to different partitions),
-// and is emitted again after a move.
+// The clock survives a task's move through its store: at each commit (in
+// the task's OnCommit callback) it saves its stream time and emission
+// progress as of that commit under the store's meta key, if they moved,
+// and resume reads them back after a restore. The records processed
+// again after a move (those since the last commit) so see the stream
+// times they saw before, as in Kafka Streams, which commits the stream
+// time with the offsets: a record that was on time is on time again, and
+// gives its update again if that was lost; one that was late is late
+// again. The store may hold the changes of those records already (they
+// are then counted twice: at-least-once), so its latest record time is
+// no stream time to resume from. Emit-final does not forward again the
+// windows emitted by the last commit; a final result emitted since may
+// not have reached its topic though the meta record did (they go to
+// different partitions), and is emitted again after a move.
 type windowClock struct {
 	graceMs     int64
 	retentionMs int64
@@ -41,6 +44,7 @@ type windowClock struct {
 	// results are acknowledged. Only it is saved.
 	committed  int64
 	saved      progress // what the meta key holds
+	hasSaved   bool     // the meta key holds a progress record
 	nextExpiry int64
 	final      bool
 	open       openWindows // emit-final: windows not yet emitted
@@ -61,10 +65,21 @@ func newWindowClock(graceMs, retentionMs int64, final bool) windowClock {
 }
 
 // resume sets the clock from a store restored from its changelog, before
-// any record: from the progress saved in it and from latest, the largest
-// record time its windows hold (the store can be ahead of the last save:
-// the records processed since are in it), and registers the commit
-// callback with c. The windows the previous instance had expired locally
+// any record, and registers the commit callback with c: to the progress
+// saved at the last commit whose meta record the changelog holds, or, if
+// it holds none, to latest, the largest record time in the store.
+//
+// A store without a progress record was restored from a changelog cut
+// before the first commit's meta record: a changelog arrives in order,
+// so the store holds no change made after that commit (its meta record
+// comes first), and its latest record time is the stream time of the
+// commit (a record at the stream time is never late). If the meta record
+// of a later commit was lost, the previous one's stream time is lower
+// than the commit's: records processed again may be accepted that were
+// late (counts only grow), and emit-final emits again, with counts at
+// least as high, the windows emitted between the two commits.
+//
+// The windows the previous instance had expired locally
 // (its changelog keeps them longer) are expired by the first advance,
 // after it emitted those of them that closed after the last commit: a
 // window is never expired before its final result is acknowledged. Call
@@ -78,36 +93,33 @@ func (w *windowClock) resume(c *engine.ProcCtx, meta metaStore, latest int64) er
 		return err
 	}
 	if ok {
-		w.saved = p
-		w.observed, w.emitted = max(w.observed, p.observed), max(w.emitted, p.emitted)
-		w.committed = w.emitted
+		w.saved, w.hasSaved = p, true
+		w.observed, w.emitted, w.committed = p.observed, p.emitted, p.emitted
+	} else {
+		w.observed = latest
 	}
-	w.observed = max(w.observed, latest)
 	w.nextExpiry = w.observed
 	return nil
 }
 
 // commit is the task's OnCommit callback: every window emitted so far is
-// acknowledged, so the emission progress moves to emitted, and is saved
-// if it moved (emit-final only: on update, emitted claims nothing). The
-// meta record written here is acknowledged by the next commit; until
-// then a move restores the previous one, which claims less.
+// acknowledged, so the emission progress moves to emitted (emit-final
+// only: on update, emitted claims nothing), and the stream time and that
+// progress are saved as of this commit, if they moved or none was saved.
+// The meta record written here is acknowledged by the next commit; until
+// then a move restores the previous one, which is lower (see resume).
 func (w *windowClock) commit() error {
-	w.committed = w.emitted
-	if !w.final || w.committed == w.saved.emitted {
+	if w.final {
+		w.committed = w.emitted
+	}
+	p := progress{observed: w.observed, emitted: w.committed}
+	if w.hasSaved && p == w.saved {
 		return nil
 	}
-	return w.save()
-}
-
-// save writes the stream time and the committed emission progress under
-// the meta key.
-func (w *windowClock) save() error {
-	p := progress{observed: w.observed, emitted: w.committed}
 	if err := w.meta.PutMeta(p.encode()); err != nil {
 		return err
 	}
-	w.saved = p
+	w.saved, w.hasSaved = p, true
 	return nil
 }
 
@@ -126,39 +138,31 @@ func (w *windowClock) opened(last int64, key []byte, start, end int64) {
 
 // advance emits the windows that have closed (oldest first, by emit),
 // then expires the store (by expire, at most every half retention of
-// stream time, so the whole-store scan is not paid per record), and
-// saves the progress if either did anything. Emitting first means no
-// window is expired before it was emitted: retention keeps every window
-// at least until it closes.
+// stream time, so the whole-store scan is not paid per record). Emitting
+// first means no window is expired before it was emitted: retention
+// keeps every window at least until it closes. The progress is saved at
+// the next commit.
 func (w *windowClock) advance(emit func(openWindow) error, expire func(before int64) (int, error)) error {
 	closeTime := w.observed - w.graceMs
-	changed := false
 	for len(w.open) > 0 && w.open[0].last < closeTime {
 		if err := emit(heap.Pop(&w.open).(openWindow)); err != nil {
 			return err
 		}
-		changed = true
 	}
 	w.emitted = max(w.emitted, closeTime)
-	if w.observed >= w.nextExpiry {
-		w.nextExpiry = w.observed + max(w.retentionMs/2, 1)
-		n, err := expire(w.observed - w.retentionMs)
-		if err != nil {
-			return err
-		}
-		changed = changed || n > 0
-	}
-	if !changed || w.meta == nil {
+	if w.observed < w.nextExpiry {
 		return nil
 	}
-	return w.save()
+	w.nextExpiry = w.observed + max(w.retentionMs/2, 1)
+	_, err := expire(w.observed - w.retentionMs)
+	return err
 }
 
 // progress is what a windowed processor (aggregation or stream-stream
-// join) keeps under its store's meta key: its stream time and, for
-// emit-final, the close time of its last emission pass acknowledged at a
-// commit. Encoded as a
-// version byte then both times as 8 bytes big-endian.
+// join) keeps under its store's meta key as of its last commit: its
+// stream time and, for emit-final, the close time of its last emission
+// pass (for a join, of unjoined results). Encoded as a version byte then
+// both times as 8 bytes big-endian.
 type progress struct {
 	observed, emitted int64
 }

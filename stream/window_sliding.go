@@ -21,6 +21,12 @@ import (
 // That needs the windows starting in [t-2d, t+1], hence the retention of
 // 2d + grace. Windows already closed are neither created nor updated;
 // late reports that.
+//
+// On update, a right window of t that exists already is forwarded again
+// as it is: t may be processed again after a task moved, its window made
+// the first time (in the restored store) and its output lost. Otherwise
+// it exists only if a record of the key at t or t+1+d came before, and
+// the update repeats the window's value.
 func (a *windowAgg[K, V, VA]) slide(c *engine.ProcCtx, in windowInput[K, V]) (late bool, err error) {
 	t, d := in.r.TS, a.spec.sizeMs
 	if t+1+d < in.closeTime {
@@ -32,7 +38,7 @@ func (a *windowAgg[K, V, VA]) slide(c *engine.ProcCtx, in windowInput[K, V]) (la
 	}
 	var (
 		leftBase, rightBase *slot[VA]
-		rightDone           bool
+		rightDone           *slot[VA]
 		prev                int64
 		hasPrev             bool
 		starts              = make(map[int64]bool, len(windows))
@@ -52,7 +58,7 @@ func (a *windowAgg[K, V, VA]) slide(c *engine.ProcCtx, in windowInput[K, V]) (la
 			rightBase = w
 			late, err = a.updateOpen(c, in, *w, true, false, late)
 		case w.start == t+1:
-			rightDone = true
+			rightDone = w
 		default:
 			err = fmt.Errorf("stream: %s: sliding window at %d found for a record at %d", c.Node.Name, w.start, t)
 		}
@@ -76,7 +82,10 @@ func (a *windowAgg[K, V, VA]) slide(c *engine.ProcCtx, in windowInput[K, V]) (la
 			return late, err
 		}
 	}
-	if !rightDone && rightBase != nil && rightBase.ts > t {
+	switch {
+	case rightDone != nil && !a.final && a.spec.last(t+1) >= in.closeTime:
+		return late, a.forward(c, in, *rightDone)
+	case rightDone == nil && rightBase != nil && rightBase.ts > t:
 		return late, a.put(c, in, t+1, rightBase.agg, rightBase.ts, true)
 	}
 	return late, nil
