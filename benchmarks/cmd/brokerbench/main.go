@@ -28,9 +28,8 @@
 package main
 
 import (
-	"errors"
 	"flag"
-	"fmt"
+	rpt "github.com/runnel-io/runnel/benchmarks/internal/report"
 	stdlog "log"
 	"os"
 	"os/signal"
@@ -131,7 +130,7 @@ func main() {
 		if s.flag == "" {
 			continue
 		}
-		n, err := parseSize(s.flag)
+		n, err := rpt.ParseSize(s.flag)
 		if err != nil {
 			stdlog.Fatal(err)
 		}
@@ -163,7 +162,7 @@ func main() {
 // run makes the data directory, runs every figure, prints the report and
 // removes the directory, also on a timeout or an interrupt.
 func run(dir string, p params, timeout time.Duration) error {
-	root, err := dataDir(dir)
+	root, err := host.DataDir("brokerbench", dir)
 	if err != nil {
 		return err
 	}
@@ -202,65 +201,6 @@ func run(dir string, p params, timeout time.Duration) error {
 		return err
 	}
 	m.loadEnd = host.LoadAverage(" ")
-	rep.write(os.Stdout, m, start, command(), root, time.Since(start))
+	rep.write(os.Stdout, m, start, rpt.Command("brokerbench"), root, time.Since(start))
 	return nil
-}
-
-// dataDir creates the run's directory: dir itself, or a new directory
-// under benchmarks/data.
-func dataDir(dir string) (string, error) {
-	if dir == "" {
-		base := "data"
-		if _, err := os.Stat(filepath.Join("cmd", "brokerbench")); err != nil {
-			if _, err := os.Stat("benchmarks"); err == nil {
-				base = filepath.Join("benchmarks", "data")
-			}
-		}
-		if err := os.MkdirAll(base, 0o755); err != nil {
-			return "", err
-		}
-		d, err := os.MkdirTemp(base, "brokerbench-")
-		if err != nil {
-			return "", err
-		}
-		return filepath.Abs(d)
-	}
-	if _, err := os.Stat(dir); err == nil {
-		return "", fmt.Errorf("-dir %s exists; brokerbench removes its directory after the run, so give it a new one", dir)
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	return abs, os.MkdirAll(abs, 0o755)
-}
-
-// command is the command line as it could be retyped.
-func command() string {
-	name := os.Args[0]
-	if strings.Contains(name, "go-build") {
-		name = "go run ./cmd/brokerbench"
-	}
-	return strings.TrimSpace(name + " " + strings.Join(os.Args[1:], " "))
-}
-
-// parseSize parses "10GiB", "512MiB", "10GB", "1e9" and the like.
-func parseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   float64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
-	mult := 1.0
-	num := s
-	for _, u := range units {
-		if v, ok := strings.CutSuffix(s, u.suffix); ok {
-			num, mult = v, u.mult
-			break
-		}
-	}
-	var f float64
-	if _, err := fmt.Sscan(strings.TrimSpace(num), &f); err != nil || f <= 0 {
-		return 0, errors.Join(fmt.Errorf("bad size %q", s), err)
-	}
-	return int64(f * mult), nil
 }

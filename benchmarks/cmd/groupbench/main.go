@@ -29,6 +29,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	rpt "github.com/runnel-io/runnel/benchmarks/internal/report"
 	stdlog "log"
 	"log/slog"
 	"os"
@@ -149,7 +150,7 @@ func run(p params, dir string, timeout time.Duration, cpuprofile string) error {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	root, err := dataDir(dir)
+	root, err := host.DataDir("groupbench", dir)
 	if err != nil {
 		return err
 	}
@@ -189,7 +190,7 @@ func run(p params, dir string, timeout time.Duration, cpuprofile string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	r := &report{params: p, start: start, machine: describeMachine(), command: command(), load: host.LoadAverage(", ")}
+	r := &report{params: p, start: start, machine: describeMachine(), command: rpt.Command("groupbench"), load: host.LoadAverage(", ")}
 	r.versions = pinnedVersionsNote(sides)
 	for _, s := range sides {
 		r.sides = append(r.sides, s.describe())
@@ -210,47 +211,12 @@ func run(p params, dir string, timeout time.Duration, cpuprofile string) error {
 	return nil
 }
 
-// dataDir creates runnel's data directory: dir itself, or a new directory
-// under benchmarks/data.
-func dataDir(dir string) (string, error) {
-	if dir != "" {
-		if _, err := os.Stat(dir); err == nil {
-			return "", fmt.Errorf("-dir %s exists; groupbench removes its directory after the run, so give it a new one", dir)
-		}
-		return dir, os.MkdirAll(dir, 0o755)
-	}
-	base := benchData()
-	if err := os.MkdirAll(base, 0o755); err != nil {
-		return "", err
-	}
-	return os.MkdirTemp(base, "groupbench-")
-}
-
-// benchData is benchmarks/data, seen from benchmarks/ or from the repo root.
-func benchData() string {
-	if _, err := os.Stat("cmd"); err != nil {
-		if _, err := os.Stat("benchmarks"); err == nil {
-			return "benchmarks/data"
-		}
-	}
-	return "data"
-}
-
 // removeIfEmpty removes benchmarks/data if the run made it and it is now
 // empty (os.Remove does not remove a directory that is not).
 func removeIfEmpty(dir string) {
 	if dir == "" {
-		os.Remove(benchData())
+		os.Remove(host.BenchData())
 	}
-}
-
-// command is the command line as it could be retyped.
-func command() string {
-	name := os.Args[0]
-	if strings.Contains(name, "go-build") {
-		name = "go run ./cmd/groupbench"
-	}
-	return strings.TrimSpace(name + " " + strings.Join(os.Args[1:], " "))
 }
 
 // errTimeout is returned when a group does not reach the state a step waits

@@ -18,15 +18,15 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
+	"github.com/runnel-io/runnel/benchmarks/internal/host"
+	"github.com/runnel-io/runnel/benchmarks/internal/report"
 	stdlog "log"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -86,7 +86,7 @@ func main() {
 	p := defaultParams(*quick)
 	p.cold = *cold
 	if *big != "" {
-		n, err := parseSize(*big)
+		n, err := report.ParseSize(*big)
 		if err != nil {
 			stdlog.Fatal(err)
 		}
@@ -112,7 +112,7 @@ func childMain(kind, dir string, reads int, n int64) error {
 // run makes the data directory, runs every figure, prints the report and
 // removes the directory, also on a timeout or an interrupt.
 func run(dir string, p params, timeout time.Duration) error {
-	root, err := dataDir(dir)
+	root, err := host.DataDir("logbench", dir)
 	if err != nil {
 		return err
 	}
@@ -142,66 +142,11 @@ func run(dir string, p params, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	writeHeader(os.Stdout, m, start, command(), fmt.Sprintf("data: %s (removed after); total run time %v", root, time.Since(start).Round(time.Second)))
+	writeHeader(os.Stdout, m, start, report.Command("logbench"), fmt.Sprintf("data: %s (removed after); total run time %v", root, time.Since(start).Round(time.Second)))
 	writeTable(os.Stdout, rows)
 	if len(notes) > 0 {
 		fmt.Println()
 		fmt.Println(joinNotes(notes))
 	}
 	return nil
-}
-
-// dataDir creates the run's directory: dir itself, or a new directory
-// under benchmarks/data.
-func dataDir(dir string) (string, error) {
-	if dir == "" {
-		base := "data"
-		if _, err := os.Stat(filepath.Join("cmd", "logbench")); err != nil {
-			if _, err := os.Stat("benchmarks"); err == nil {
-				base = filepath.Join("benchmarks", "data")
-			}
-		}
-		if err := os.MkdirAll(base, 0o755); err != nil {
-			return "", err
-		}
-		return os.MkdirTemp(base, "logbench-")
-	}
-	if _, err := os.Stat(dir); err == nil {
-		return "", fmt.Errorf("-dir %s exists; logbench removes its directory after the run, so give it a new one", dir)
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	return abs, os.MkdirAll(abs, 0o755)
-}
-
-// command is the command line as it could be retyped.
-func command() string {
-	name := os.Args[0]
-	if strings.Contains(name, "go-build") {
-		name = "go run ./cmd/logbench"
-	}
-	return strings.TrimSpace(name + " " + strings.Join(os.Args[1:], " "))
-}
-
-// parseSize parses "10GiB", "512MiB", "10GB", "1e9" and the like.
-func parseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   float64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
-	mult := 1.0
-	num := s
-	for _, u := range units {
-		if v, ok := strings.CutSuffix(s, u.suffix); ok {
-			num, mult = v, u.mult
-			break
-		}
-	}
-	var f float64
-	if _, err := fmt.Sscan(strings.TrimSpace(num), &f); err != nil || f <= 0 {
-		return 0, errors.Join(fmt.Errorf("bad size %q", s), err)
-	}
-	return int64(f * mult), nil
 }

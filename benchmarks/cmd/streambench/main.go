@@ -25,11 +25,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/runnel-io/runnel/benchmarks/internal/report"
 	"log/slog"
 	"os"
 	"os/signal"
 	"runtime"
-	"strings"
 	"syscall"
 	"time"
 
@@ -80,7 +80,7 @@ func main() {
 	defer cancel()
 	ctx, cancel2 := context.WithTimeout(ctx, *timeout)
 	defer cancel2()
-	if err := run(ctx, p, strings.Join(os.Args, " ")); err != nil {
+	if err := run(ctx, p, report.Command("streambench")); err != nil {
 		fmt.Fprintln(os.Stderr, "streambench:", err)
 		os.Exit(1)
 	}

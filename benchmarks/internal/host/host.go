@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -126,4 +127,40 @@ func DropCaches(settle time.Duration) error {
 	}
 	time.Sleep(settle)
 	return nil
+}
+
+// BenchData is benchmarks/data, seen from benchmarks/ or from the
+// repository's root.
+func BenchData() string {
+	if _, err := os.Stat("cmd"); err != nil {
+		if _, err := os.Stat("benchmarks"); err == nil {
+			return filepath.Join("benchmarks", "data")
+		}
+	}
+	return "data"
+}
+
+// DataDir creates a run's data directory and returns its absolute path:
+// dir itself, which must not exist yet (the tool removes it after the
+// run), or with dir empty a new directory "<tool>-*" under BenchData.
+func DataDir(tool, dir string) (string, error) {
+	if dir == "" {
+		base := BenchData()
+		if err := os.MkdirAll(base, 0o755); err != nil {
+			return "", err
+		}
+		d, err := os.MkdirTemp(base, tool+"-")
+		if err != nil {
+			return "", err
+		}
+		return filepath.Abs(d)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		return "", fmt.Errorf("-dir %s exists; %s removes its directory after the run, so give it a new one", dir, tool)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	return abs, os.MkdirAll(abs, 0o755)
 }

@@ -4,8 +4,10 @@
 package report
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -77,4 +79,35 @@ func Median[T int64 | float64 | time.Duration](vs []T) T {
 	s := slices.Clone(vs)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// Command is the tool's command line as it could be retyped: a binary
+// that `go run` built in its cache shows as "go run ./cmd/<tool>".
+func Command(tool string) string {
+	name := os.Args[0]
+	if strings.Contains(name, "go-build") {
+		name = "go run ./cmd/" + tool
+	}
+	return strings.TrimSpace(name + " " + strings.Join(os.Args[1:], " "))
+}
+
+// ParseSize parses "10GiB", "512MiB", "10GB", "1e9" and the like.
+func ParseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   float64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	mult := 1.0
+	num := s
+	for _, u := range units {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			num, mult = v, u.mult
+			break
+		}
+	}
+	var f float64
+	if _, err := fmt.Sscan(strings.TrimSpace(num), &f); err != nil || f <= 0 {
+		return 0, errors.Join(fmt.Errorf("bad size %q", s), err)
+	}
+	return int64(f * mult), nil
 }
