@@ -14,16 +14,13 @@ import (
 // sort first), and a 4-byte sequence number that lets a join buffer keep
 // several records with the same key and time. All windows of one key are
 // thus contiguous and in time order. Times are Unix milliseconds.
+//
+// Put and Get use sequence number 0 (an aggregation: a window has one
+// value). A store that keeps several values per key and time (a join
+// buffer) numbers them itself and writes WindowKey(key, time, seq) to KV;
+// Fetch, All, Expire and Delete see every sequence number.
 type WindowStore struct {
 	KV KeyValue
-	// Duplicates: Put never replaces; each value gets the next sequence
-	// number (a join buffer). Without it, Put replaces (an aggregation).
-	// The numbering starts again at 1 in every WindowStore value: a store
-	// restored from its changelog must be given a Seq past the largest one
-	// it holds (MaxSeq), or a new value may replace a restored one.
-	Duplicates bool
-	// Seq is the last sequence number Put gave.
-	Seq uint32
 }
 
 // windowSuffix is the start time and sequence number after the key.
@@ -35,7 +32,7 @@ const windowSuffix = 8 + 4
 // windows. Its first 4 bytes would be the length of a 4 GiB key, so it
 // is no window's or session's key and sorts after all of them; its first
 // 9 bytes are no stream-stream join pending key either (side 0xff). The
-// layouts' scans (All, Expire, MaxSeq) skip it; Fetch and Find never
+// layouts' scans (All, Expire) skip it; Fetch and Find never
 // reach it.
 const metaKey = "\xff\xff\xff\xff\xff\xff\xff\xff\xffrunnel-meta"
 
@@ -74,18 +71,13 @@ func SplitWindowKey(b []byte) (key []byte, start int64, seq uint32, err error) {
 	return key, start, binary.BigEndian.Uint32(b[4+n+8:]), nil
 }
 
-// Put stores value for key in the window starting at start.
+// Put stores value for key in the window starting at start, replacing
+// the window's value.
 func (w *WindowStore) Put(key []byte, start int64, value []byte) error {
-	var seq uint32
-	if w.Duplicates {
-		w.Seq++
-		seq = w.Seq
-	}
-	return w.KV.Put(WindowKey(key, start, seq), value)
+	return w.KV.Put(WindowKey(key, start, 0), value)
 }
 
-// Get returns the value of key's window starting at start (not for a
-// store with Duplicates).
+// Get returns the value of key's window starting at start.
 func (w *WindowStore) Get(key []byte, start int64) ([]byte, bool, error) {
 	return w.KV.Get(WindowKey(key, start, 0))
 }
@@ -184,27 +176,4 @@ func deleteLocal(kv KeyValue, keys [][]byte) error {
 		}
 	}
 	return nil
-}
-
-// MaxSeq returns the largest sequence number in the store (a scan of the
-// whole store: call it once, after a restore).
-func (w *WindowStore) MaxSeq() (uint32, error) {
-	var most uint32
-	var derr error
-	err := w.KV.Range(nil, nil, func(k, _ []byte) bool {
-		if IsMetaKey(k) {
-			return true
-		}
-		_, _, seq, err := SplitWindowKey(k)
-		if err != nil {
-			derr = err
-			return false
-		}
-		most = max(most, seq)
-		return true
-	})
-	if err != nil {
-		return 0, err
-	}
-	return most, derr
 }

@@ -74,7 +74,7 @@ func (j *streamJoiner[K, V1, V2, VR]) Init(c *engine.ProcCtx) error {
 	if err != nil {
 		return err
 	}
-	j.left, j.right = &state.WindowStore{KV: left, Duplicates: true}, &state.WindowStore{KV: right, Duplicates: true}
+	j.left, j.right = &state.WindowStore{KV: left}, &state.WindowStore{KV: right}
 	c.OnCommit(j.commit)
 	if err := j.scanBuffer(j.spec.left, left); err != nil {
 		return err
