@@ -20,18 +20,6 @@ func GroupBy[K, V, K2 any](s Stream[K, V], key func(K, V) K2, opts ...Option) Gr
 	return Grouped[K2, V]{s: SelectKey(s, key, opts...)}
 }
 
-// input returns the stream to aggregate: repartitioned if its key changed.
-func (g Grouped[K, V]) input(c opConfig, name string) Stream[K, V] {
-	s := g.s
-	if ks, ok := c.keySerde.(serde.Serde[K]); ok {
-		s.ks = ks
-	}
-	if s.rekeyed {
-		s = s.repartition(opConfig{name: name, partitions: c.partitions}, "")
-	}
-	return s
-}
-
 // Count counts the records per key. Records with a null key or value are
 // dropped (and counted in the dropped-records metrics).
 func (g Grouped[K, V]) Count(opts ...Option) Table[K, int64] {
@@ -67,7 +55,7 @@ func Aggregate[K, V, VA any](g Grouped[K, V], init func() VA, add func(K, V, VA)
 
 func aggregate[K, V, VA any](g Grouped[K, V], c opConfig, prefix string, vas serde.Serde[VA], step func(K, V, VA, bool) VA) Table[K, VA] {
 	store := c.nameOr(g.s.b, prefix+"-STATE-STORE")
-	s := g.input(c, store)
+	s := g.s.keyed(c, store)
 	s.b.g.AddStore(&engine.StoreDef{Name: store, Kind: engine.StoreKeyValue, Logged: !c.unlogged})
 	n := s.add(prefix, opConfig{}, func() engine.Proc {
 		return &aggregator[K, V, VA]{store: store, ks: s.ks, vs: vas, step: step}

@@ -59,18 +59,6 @@ func copartition(b *Builder, a, other *engine.Node) {
 	}
 }
 
-// joinInput returns s, repartitioned through "<base>-<side>-repartition"
-// if its key changed since it was read.
-func joinInput[K, V any](s Stream[K, V], c opConfig, base, side string) Stream[K, V] {
-	if ks, ok := c.keySerde.(serde.Serde[K]); ok {
-		s.ks = ks
-	}
-	if s.rekeyed {
-		s = s.repartition(opConfig{name: base + "-" + side, partitions: c.partitions}, "")
-	}
-	return s
-}
-
 // Join is the inner stream-table join: each record of s whose key has a
 // row in t gives f(value, row), with the record's key and timestamp.
 // Records without a row produce nothing; table updates produce nothing.
@@ -95,7 +83,7 @@ func LeftJoin[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], f func(V, *VT) V
 
 func streamTableJoin[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], c opConfig, prefix string, f func(V, *VT) (VR, bool)) Stream[K, VR] {
 	base := c.nameOr(s.b, prefix)
-	s = joinInput(s, c, base, "left")
+	s = s.keyed(c, base+"-left")
 	copartition(s.b, s.n, t.n)
 	t.store = t.joinable(prefix)
 	n := s.b.g.Add(&engine.Node{Name: base, Kind: engine.KindProcessor, Stores: []string{t.store}, New: func() engine.Proc {

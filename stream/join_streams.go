@@ -100,7 +100,7 @@ func streamJoin[K, V1, V2, VR any](a Stream[K, V1], b Stream[K, V2], w JoinWindo
 	if w.before < 0 || w.after < 0 || w.grace < 0 {
 		g.Errorf("%s: join windows must not be negative (before %v, after %v, grace %v)", base, w.before, w.after, w.grace)
 	}
-	a, b = joinInput(a, c, base, "left"), joinInput(b, c, base, "right")
+	a, b = a.keyed(c, base+"-left"), b.keyed(c, base+"-right")
 	copartition(a.b, a.n, b.n)
 	spec := streamJoinSpec[K, V1, V2, VR]{
 		left: base + "-this-join-store", right: base + "-other-join-store", kind: kind,

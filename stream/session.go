@@ -115,7 +115,7 @@ func sessionAggregate[K, V, VA any](sg SessionGrouped[K, V], c opConfig, prefix 
 		b.g.Errorf("SessionWindowedBy: %v", sg.s.err)
 	}
 	store := c.nameOr(b, prefix+"-STATE-STORE")
-	s := sg.g.input(c, store)
+	s := sg.g.s.keyed(c, store)
 	spec, final := sg.s, sg.final
 	b.g.AddStore(&engine.StoreDef{
 		Name: store, Kind: engine.StoreSession, Logged: !c.unlogged,

@@ -249,6 +249,20 @@ func (s Stream[K, V]) repartition(c opConfig, prefix string) Stream[K, V] {
 	return s
 }
 
+// keyed is s as an operation that needs its records partitioned by key
+// (an aggregation, a join) takes it: with the key serde the options give,
+// and repartitioned through "<app id>-<name>-repartition" if its key
+// changed since it was read.
+func (s Stream[K, V]) keyed(c opConfig, name string) Stream[K, V] {
+	if ks, ok := c.keySerde.(serde.Serde[K]); ok {
+		s.ks = ks
+	}
+	if s.rekeyed {
+		s = s.repartition(opConfig{name: name, partitions: c.partitions}, "")
+	}
+	return s
+}
+
 // Node returns the name of the processor that produces s (for the
 // Processor API's ForwardTo, and to find it in Describe).
 func (s Stream[K, V]) Node() string { return s.n.Name }

@@ -238,7 +238,7 @@ func windowAggregate[K, V, VA any](w WindowedGrouped[K, V], c opConfig, prefix s
 		b.g.Errorf("WindowedBy: %v", w.w.err)
 	}
 	store := c.nameOr(b, prefix+"-STATE-STORE")
-	s := w.g.input(c, store)
+	s := w.g.s.keyed(c, store)
 	spec := w.w
 	b.g.AddStore(&engine.StoreDef{
 		Name: store, Kind: engine.StoreWindow, Logged: !c.unlogged,
